@@ -1,0 +1,176 @@
+//! Login, session authentication and logout (B3). Unknown accounts, wrong passwords and locked
+//! accounts all get the same answer after the same argon2 work, so nobody can tell which accounts
+//! exist. Five failures lock an account for 15 minutes.
+
+use chrono::{DateTime, Duration, Utc};
+use domain::Role;
+use store::{entity::session, repo};
+
+use super::{random_token, token_hash, totp::check_totp, verify_password};
+use crate::{App, AppError, Principal, RequestCtx, audit::Subject};
+
+#[derive(Debug, Clone, Default)]
+pub struct LoginInput {
+    pub login: String,
+    pub password: String,
+    pub totp: Option<String>,
+    /// "web" (cookie) or "api" (bearer).
+    pub kind: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub token: String,
+    pub csrf_token: String,
+    pub user_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub second_factor: bool,
+    /// Staff who have not enrolled TOTP yet must do so before anything else.
+    pub needs_totp_enrolment: bool,
+    pub locale: String,
+}
+
+pub async fn login(app: &App, ctx: &RequestCtx, input: LoginInput) -> Result<LoginOutcome, AppError> {
+    let now = app.clock.now();
+    let login = input.login.trim().to_lowercase();
+    let user = repo::user::find_by_login(&app.store.db, &login).await?;
+    let password_ok = verify_password(user.as_ref().map(|u| u.password_hash.clone()), input.password).await?;
+    let txn = app.store.begin_write().await?;
+    let Some(user) = user else {
+        app.record_as(&txn, ctx, None, None, "auth.login", Subject::default(), "failed_unknown_account").await?;
+        txn.commit().await?;
+        return Err(AppError::InvalidCredentials);
+    };
+    // Re-read inside the write transaction so concurrent failures count correctly.
+    let user = repo::user::get(&txn, &user.id).await?;
+    let uid = Some(user.id.as_str());
+    if user.locked_until.is_some_and(|t| t > now) || user.status != "active" {
+        app.record_as(&txn, ctx, uid, None, "auth.login", Subject::default(), "failed_locked").await?;
+        txn.commit().await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    if !password_ok {
+        return fail_login(app, txn, ctx, user, "failed_password").await;
+    }
+    let mut second_factor = false;
+    let mut user = user;
+    if user.totp_enabled {
+        let Some(code) = input.totp.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
+            txn.rollback().await?;
+            return Err(AppError::TotpRequired);
+        };
+        match check_totp(app, &user, code)? {
+            Some(step) => {
+                user.totp_last_step = Some(i64::try_from(step).unwrap_or(i64::MAX));
+                second_factor = true;
+            }
+            None => return fail_login(app, txn, ctx, user, "failed_totp").await,
+        }
+    }
+    user.failed_logins = 0;
+    user.locked_until = None;
+    let roles = repo::user::roles(&txn, &user.id).await?;
+    let is_staff = roles.iter().any(|r| r.role.parse::<Role>().is_ok_and(Role::is_staff));
+    let token = random_token()?;
+    let csrf = random_token()?;
+    let expires_at = now + Duration::seconds(app.config.session_absolute_secs);
+    repo::session::insert(
+        &txn,
+        session::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            token_hash: token_hash(&token),
+            user_id: user.id.clone(),
+            csrf_token: csrf.clone(),
+            kind: if input.kind == "api" { "api".into() } else { "web".into() },
+            second_factor,
+            step_up_at: second_factor.then_some(now),
+            created_at: now,
+            last_seen_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+    let locale = user.locale.clone();
+    let user_id = user.id.clone();
+    let totp_enabled = user.totp_enabled;
+    repo::user::update(&txn, user).await?;
+    app.record_as(&txn, ctx, Some(&user_id), None, "auth.login", Subject::default(), "ok").await?;
+    txn.commit().await?;
+    Ok(LoginOutcome {
+        token,
+        csrf_token: csrf,
+        user_id,
+        expires_at,
+        second_factor,
+        needs_totp_enrolment: is_staff && !totp_enabled,
+        locale,
+    })
+}
+
+/// Counts a failure (locking at the threshold), audits it, and answers with the generic error.
+async fn fail_login(
+    app: &App,
+    txn: sea_orm::DatabaseTransaction,
+    ctx: &RequestCtx,
+    user: store::entity::user::Model,
+    reason: &str,
+) -> Result<LoginOutcome, AppError> {
+    let now = app.clock.now();
+    let lock = (user.failed_logins + 1 >= app.config.lockout_threshold)
+        .then(|| now + Duration::seconds(app.config.lockout_secs));
+    let uid = user.id.clone();
+    repo::user::record_failed_login(&txn, user, lock).await?;
+    app.record_as(&txn, ctx, Some(&uid), None, "auth.login", Subject::default(), reason).await?;
+    txn.commit().await?;
+    Err(AppError::InvalidCredentials)
+}
+
+/// Resolves a session token to its principal, enforcing idle and absolute timeouts.
+pub async fn authenticate(app: &App, token: &str) -> Result<Principal, AppError> {
+    let now = app.clock.now();
+    let db = &app.store.db;
+    let Some(s) = repo::session::find_by_token_hash(db, &token_hash(token)).await? else {
+        return Err(AppError::Unauthenticated);
+    };
+    let idle = (now - s.last_seen_at).num_seconds() > app.config.session_idle_secs;
+    if now >= s.expires_at || idle {
+        repo::session::delete(db, &s.id).await?;
+        return Err(AppError::Unauthenticated);
+    }
+    // Refresh the idle clock at most once a minute to spare the database.
+    if (now - s.last_seen_at).num_seconds() >= 60 {
+        repo::session::touch(db, &s.id, now).await?;
+    }
+    let user = repo::user::get(db, &s.user_id).await?;
+    let role_rows = repo::user::roles(db, &user.id).await?;
+    let roles: Vec<Role> = role_rows.iter().filter_map(|r| r.role.parse().ok()).collect();
+    let institution_id = role_rows.iter().find_map(|r| r.institution_id.clone());
+    let doctor_verified = if roles.contains(&Role::Doctor) {
+        repo::verification::latest_for_user(db, &user.id).await?.is_some_and(|v| v.status == "approved")
+    } else {
+        false
+    };
+    Ok(Principal {
+        display_name: app.open_str("users", "display_name_enc", &user.id, &user.display_name_enc)?,
+        user_id: user.id,
+        login: user.login,
+        roles,
+        institution_id,
+        session_id: s.id,
+        csrf_token: s.csrf_token,
+        second_factor: s.second_factor,
+        totp_enabled: user.totp_enabled,
+        step_up_at: s.step_up_at,
+        locale: user.locale,
+        doctor_verified,
+    })
+}
+
+/// Ends the session server-side.
+pub async fn logout(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<(), AppError> {
+    let txn = app.store.begin_write().await?;
+    repo::session::delete(&txn, &who.session_id).await?;
+    app.record(&txn, ctx, Some(who), "auth.logout", Subject::default(), "ok").await?;
+    txn.commit().await?;
+    Ok(())
+}

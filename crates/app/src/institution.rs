@@ -1,0 +1,212 @@
+//! Institutions, departments and staff (P1 multi-tenancy). Platform admins create institutions;
+//! institution admins manage their own departments and staff roles. Role changes need step-up (B3).
+
+use domain::{InstitutionKind, Role, validate::validate_region_code};
+use serde::Serialize;
+use store::{
+    entity::{department, institution},
+    repo,
+};
+
+use crate::{App, AppError, Principal, RequestCtx, audit::Subject};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DepartmentView {
+    pub id: String,
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstitutionView {
+    pub id: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub kind: String,
+    pub tier: i32,
+    pub region_code: String,
+    pub departments: Vec<DepartmentView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffView {
+    pub user_id: String,
+    pub login: String,
+    pub name_masked: String,
+    pub role: String,
+}
+
+fn dept_view(d: department::Model) -> DepartmentView {
+    DepartmentView { id: d.id, code: d.code, name_zh: d.name_zh, name_en: d.name_en }
+}
+
+/// Public directory of institutions with their departments (registration and verification forms).
+pub async fn list(app: &App) -> Result<Vec<InstitutionView>, AppError> {
+    let db = &app.store.db;
+    let mut depts = repo::institution::all_departments(db).await?;
+    let mut out = Vec::new();
+    for i in repo::institution::list(db).await? {
+        let (mine, rest): (Vec<_>, Vec<_>) = depts.into_iter().partition(|d| d.institution_id == i.id);
+        depts = rest;
+        out.push(InstitutionView {
+            id: i.id,
+            name_zh: i.name_zh,
+            name_en: i.name_en,
+            kind: i.kind,
+            tier: i.tier,
+            region_code: i.region_code,
+            departments: mine.into_iter().map(dept_view).collect(),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateInstitution {
+    pub name_zh: String,
+    pub name_en: String,
+    pub kind: String,
+    pub region_code: String,
+}
+
+fn check_label(s: &str, code: &'static str) -> Result<String, AppError> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 100 {
+        return Err(AppError::invalid(code, "Enter a name of 1–100 characters."));
+    }
+    Ok(s.to_owned())
+}
+
+/// Platform admins add institutions.
+pub async fn create(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    input: CreateInstitution,
+) -> Result<String, AppError> {
+    who.require(&[Role::PlatformAdmin])?;
+    let kind: InstitutionKind =
+        input.kind.parse().map_err(|_| AppError::invalid("institution_kind", "Choose the kind of institution."))?;
+    let region = validate_region_code(&input.region_code)?;
+    let id = domain::InstitutionId::new().to_string();
+    let txn = app.store.begin_write().await?;
+    repo::institution::insert(
+        &txn,
+        institution::Model {
+            id: id.clone(),
+            name_zh: check_label(&input.name_zh, "name")?,
+            name_en: check_label(&input.name_en, "name")?,
+            kind: kind.as_str().to_owned(),
+            tier: i32::from(kind.tier()),
+            region_code: region,
+            created_at: app.clock.now(),
+        },
+    )
+    .await?;
+    app.record(&txn, ctx, Some(who), "institution.create", Subject { patient_id: None, resource: Some(&id) }, "ok")
+        .await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// The institution an admin manages: their own, or any for platform admins.
+fn managed(who: &Principal, institution_id: &str) -> Result<(), AppError> {
+    who.require(&[Role::InstitutionAdmin, Role::PlatformAdmin])?;
+    if who.has(Role::PlatformAdmin) || who.institution_id.as_deref() == Some(institution_id) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+pub async fn add_department(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    institution_id: &str,
+    code: &str,
+    name_zh: &str,
+    name_en: &str,
+) -> Result<String, AppError> {
+    managed(who, institution_id)?;
+    let code = code.trim().to_lowercase();
+    if code.is_empty() || code.len() > 32 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(AppError::invalid("department_code", "Use 1–32 letters, digits, - or _ for the code."));
+    }
+    let id = domain::DepartmentId::new().to_string();
+    let txn = app.store.begin_write().await?;
+    repo::institution::get(&txn, institution_id).await?;
+    repo::institution::insert_department(
+        &txn,
+        department::Model {
+            id: id.clone(),
+            institution_id: institution_id.to_owned(),
+            code,
+            name_zh: check_label(name_zh, "name")?,
+            name_en: check_label(name_en, "name")?,
+            created_at: app.clock.now(),
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        store::StoreError::Conflict => AppError::invalid("department_code", "A department with this code exists."),
+        other => other.into(),
+    })?;
+    app.record(&txn, ctx, Some(who), "department.create", Subject { patient_id: None, resource: Some(&id) }, "ok")
+        .await?;
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// Staff of an institution with masked names.
+pub async fn staff(app: &App, who: &Principal, institution_id: &str) -> Result<Vec<StaffView>, AppError> {
+    managed(who, institution_id)?;
+    let db = &app.store.db;
+    let mut out = Vec::new();
+    for r in repo::user::list_staff_of(db, institution_id).await? {
+        let u = repo::user::get(db, &r.user_id).await?;
+        let name = app.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)?;
+        out.push(StaffView {
+            user_id: u.id,
+            login: u.login,
+            name_masked: domain::mask::mask_name(&name),
+            role: r.role,
+        });
+    }
+    Ok(out)
+}
+
+/// Grants a staff role in the admin's institution to an existing account (step-up required).
+pub async fn grant_staff_role(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    institution_id: &str,
+    login: &str,
+    role: &str,
+) -> Result<(), AppError> {
+    managed(who, institution_id)?;
+    who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
+    let role: Role = role.parse().map_err(|_| AppError::invalid("role", "Choose a role."))?;
+    let allowed = [Role::Nurse, Role::Pharmacist, Role::Therapist, Role::QualityReviewer, Role::InstitutionAdmin];
+    if !(allowed.contains(&role) || who.has(Role::PlatformAdmin) && role == Role::Auditor) {
+        return Err(AppError::invalid("role", "This role cannot be granted here (doctors are added by verification)."));
+    }
+    let txn = app.store.begin_write().await?;
+    let user = repo::user::find_by_login(&txn, &login.trim().to_lowercase())
+        .await?
+        .ok_or_else(|| AppError::invalid("login_unknown", "No account with this name."))?;
+    repo::user::grant_role(&txn, &user.id, role.as_str(), Some(institution_id.to_owned()), app.clock.now()).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "role.grant",
+        Subject { patient_id: None, resource: Some(&format!("{}:{}", user.id, role.as_str())) },
+        "ok",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

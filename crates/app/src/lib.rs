@@ -1,0 +1,80 @@
+//! Use cases of Yiqiao. Each one opens a transaction, checks policy, applies domain rules, writes,
+//! appends its audit event in the same transaction (S3), and commits. The web layer, the CLI and the
+//! tests all call these functions; none of them touches SQL directly.
+
+pub mod account;
+pub mod audit;
+pub mod clock;
+pub mod demo;
+pub mod error;
+pub mod institution;
+pub mod keys;
+pub mod principal;
+pub mod verification;
+
+use std::sync::Arc;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use error::AppError;
+pub use principal::{Principal, RequestCtx};
+
+use crypto::KeyRing;
+use store::Store;
+
+/// Tunables with safe defaults; the server fills them from configuration.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// A session unused this long ends (B3).
+    pub session_idle_secs: i64,
+    /// A session ends this long after login whatever its use.
+    pub session_absolute_secs: i64,
+    /// Sensitive operations need a second-factor check at most this old.
+    pub step_up_secs: i64,
+    /// Failed logins before the account locks.
+    pub lockout_threshold: i32,
+    pub lockout_secs: i64,
+    /// Demo mode accepts the published demo TOTP secret; refused otherwise.
+    pub demo: bool,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_secs: 30 * 60,
+            session_absolute_secs: 12 * 3600,
+            step_up_secs: 5 * 60,
+            lockout_threshold: 5,
+            lockout_secs: 15 * 60,
+            demo: false,
+        }
+    }
+}
+
+/// Everything a use case needs, shared by every request (`Arc` inside, cheap to clone).
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub keys: Arc<KeyRing>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<AppConfig>,
+}
+
+impl App {
+    pub fn new(store: Store, keys: Arc<KeyRing>, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
+        Self { store, keys, clock, config: Arc::new(config) }
+    }
+
+    /// Encrypts a value bound to its row and column (S1).
+    pub(crate) fn seal(&self, table: &str, column: &str, row_id: &str, plain: &[u8]) -> Result<Vec<u8>, AppError> {
+        Ok(self.keys.encrypt(plain, &crypto::Aad { table, column, row_id })?)
+    }
+
+    pub(crate) fn open(&self, table: &str, column: &str, row_id: &str, blob: &[u8]) -> Result<Vec<u8>, AppError> {
+        Ok(self.keys.decrypt(blob, &crypto::Aad { table, column, row_id })?)
+    }
+
+    pub(crate) fn open_str(&self, table: &str, column: &str, row_id: &str, blob: &[u8]) -> Result<String, AppError> {
+        String::from_utf8(self.open(table, column, row_id, blob)?)
+            .map_err(|_| AppError::Internal("stored text is not UTF-8"))
+    }
+}

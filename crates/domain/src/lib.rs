@@ -1,0 +1,70 @@
+//! Yiqiao domain: pure types and rules shared by every other crate.
+//!
+//! No IO, no async, no database — only value types, validation and
+//! masking, so that the rules can be tested exhaustively.
+//!
+//! Requirements covered:
+//! - B1 doctor verification: [`VerificationStatus`], [`DoctorTitle`],
+//!   [`validate_licence_number`].
+//! - B2 real-name registration: [`id_document`], [`mask`].
+//! - B3 roles: [`Role`], [`validate_login`], [`validate_password`].
+//! - P1 multi-tenant: typed [`ids`] (tenant ids cannot be confused with user
+//!   ids), [`InstitutionKind`].
+//! - PIPL consent: [`ConsentKind`] and the current notice versions.
+//!
+//! Invariants: all enums have stable `snake_case` codes; errors never echo
+//! personal data.
+
+#[macro_use]
+pub mod enum_code;
+pub mod id_document;
+pub mod ids;
+pub mod mask;
+pub mod role;
+pub mod validate;
+
+pub use enum_code::ParseEnumError;
+pub use id_document::{IdDocumentKind, IdError, Sex, ValidId, age_on, gb11643_check_char, validate_id_document};
+pub use ids::{
+    AuditEventId, ConsentId, DepartmentId, FileId, InstitutionId, ParseIdError, SessionId, UserId, VerificationId,
+};
+pub use mask::{mask_id_number, mask_name, mask_phone};
+pub use role::{DoctorTitle, InstitutionKind, Role, VerificationStatus};
+pub use validate::{
+    ValidationError, normalize_phone, validate_licence_number, validate_login, validate_password, validate_region_code,
+};
+
+/// Version of the privacy notice (隐私政策) users currently accept (PIPL).
+pub const PRIVACY_NOTICE_VERSION: &str = "2026-11-01";
+
+/// Version of the separate consent for sensitive personal information
+/// (敏感个人信息, e.g. health data) required by PIPL art. 29.
+pub const SENSITIVE_CONSENT_VERSION: &str = "2026-11-01";
+
+string_enum! {
+    /// Kinds of consent recorded under PIPL.
+    pub enum ConsentKind("consent kind") {
+        /// Acceptance of the privacy notice.
+        PrivacyNotice => "privacy_notice",
+        /// Separate consent to process sensitive personal information.
+        SensitivePersonalInfo => "sensitive_personal_info",
+    }
+}
+
+impl ConsentKind {
+    /// The notice version a fresh consent of this kind refers to.
+    pub const fn current_version(self) -> &'static str {
+        match self {
+            Self::PrivacyNotice => PRIVACY_NOTICE_VERSION,
+            Self::SensitivePersonalInfo => SENSITIVE_CONSENT_VERSION,
+        }
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    //! Re-exports used by [`define_id!`](crate::define_id) so that calling
+    //! crates need no direct `uuid`/`serde` dependency.
+    pub use serde;
+    pub use uuid;
+}

@@ -1,0 +1,165 @@
+//! Configuration: defaults → `yiqiao.toml` → `YIQIAO_*` environment (e.g. `YIQIAO_SERVER__LISTEN`,
+//! `YIQIAO_CRYPTO__CIPHER`) → command-line flags. Secrets never appear in `Debug` or `print-config`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub crypto: CryptoConfig,
+    pub session: SessionConfig,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Set when served over TLS (directly or behind a proxy): cookies get `Secure`.
+    pub secure_cookies: bool,
+}
+
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`; empty = SQLite in the data dir.
+    pub url: String,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CryptoConfig {
+    /// "aes-256-gcm" (default) or "sm4-gcm".
+    pub cipher: String,
+    /// Key-ring file; empty = `keyring.json` in the data dir. `YIQIAO_KEYRING` may hold the ring itself.
+    pub keyring_file: String,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SessionConfig {
+    pub idle_secs: i64,
+    pub absolute_secs: i64,
+    pub step_up_secs: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./yiqiao-data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            crypto: CryptoConfig::default(),
+            session: SessionConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:8080".into(), secure_cookies: false }
+    }
+}
+
+impl Default for CryptoConfig {
+    fn default() -> Self {
+        Self { cipher: "aes-256-gcm".into(), keyring_file: String::new() }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        let d = app::AppConfig::default();
+        Self { idle_secs: d.session_idle_secs, absolute_secs: d.session_absolute_secs, step_up_secs: d.step_up_secs }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted_toml())
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `./yiqiao.toml` when present), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut b = config::Config::builder().add_source(config::Config::try_from(&Config::default())?);
+        match file {
+            Some(f) => b = b.add_source(config::File::from(f).required(true)),
+            None => b = b.add_source(config::File::with_name("yiqiao").required(false)),
+        }
+        b = b.add_source(
+            config::Environment::with_prefix("YIQIAO").separator("__").try_parsing(true).ignore_empty(true),
+        );
+        Ok(b.build()?.try_deserialize()?)
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}/yiqiao.sqlite?mode=rwc", self.data_dir.display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn keyring_path(&self) -> PathBuf {
+        if self.crypto.keyring_file.is_empty() {
+            self.data_dir.join("keyring.json")
+        } else {
+            PathBuf::from(&self.crypto.keyring_file)
+        }
+    }
+
+    pub fn app_config(&self, demo: bool) -> app::AppConfig {
+        app::AppConfig {
+            session_idle_secs: self.session.idle_secs,
+            session_absolute_secs: self.session.absolute_secs,
+            step_up_secs: self.session.step_up_secs,
+            demo,
+            ..app::AppConfig::default()
+        }
+    }
+
+    /// The effective configuration as TOML with credentials removed.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = redact_url(&self.database_url());
+        let mut out = toml::to_string_pretty(&shown).unwrap_or_default();
+        if std::env::var_os("YIQIAO_KEYRING").is_some() {
+            out.push_str("\n# key ring supplied by YIQIAO_KEYRING (redacted)\n");
+        }
+        out
+    }
+}
+
+/// Hides the password in `scheme://user:password@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    match rest.split_once('@') {
+        Some((creds, host)) => {
+            let user = creds.split(':').next().unwrap_or("");
+            if creds.contains(':') { format!("{scheme}://{user}:***@{host}") } else { url.to_owned() }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        let mut c = Config::default();
+        c.database.url = "postgres://u:hunter2@h/db".into();
+        assert!(!c.redacted_toml().contains("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,5 @@
+//! The `yiqiao` binary; everything lives in `lib.rs`.
+
+fn main() -> std::process::ExitCode {
+    server::main()
+}

@@ -1,0 +1,13 @@
+//! SeaORM entities, one per table. Ids are UUIDv7 strings; `_enc` fields are `crypto` blobs.
+
+pub mod app_meta;
+pub mod audit_event;
+pub mod consent;
+pub mod department;
+pub mod doctor_verification;
+pub mod file;
+pub mod institution;
+pub mod patient_profile;
+pub mod session;
+pub mod user;
+pub mod user_role;

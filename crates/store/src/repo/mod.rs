@@ -1,0 +1,14 @@
+//! Repositories: small functions over a connection or transaction (`find_*` → `Option`,
+//! `get_*` → error when absent, `list_*`, `insert_*`, `update_*`). Functions that return patient
+//! data take a [`scope::PatientScope`] that only the `app` policy layer mints.
+
+pub mod audit;
+pub mod file;
+pub mod institution;
+pub mod meta;
+pub mod patient;
+pub mod reencrypt;
+pub mod scope;
+pub mod session;
+pub mod user;
+pub mod verification;

@@ -1,0 +1,94 @@
+//! `/api/v1/me/*`: the caller's own account.
+
+use app::account::{self, RegisterMinor};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    auth::{Auth, Caller},
+    error::ApiResult,
+};
+
+pub async fn me(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+) -> ApiResult<Json<account::ProfileView>> {
+    Ok(Json(account::my_profile(&s.app, &who, &c.ctx).await?))
+}
+
+#[derive(Deserialize)]
+pub struct LocaleBody {
+    locale: String,
+}
+
+pub async fn set_locale(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Json(b): Json<LocaleBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"locale": account::set_locale(&s.app, &who, &b.locale).await?})))
+}
+
+pub async fn totp_enrol(State(s): State<AppState>, Caller(c): Caller, Auth(who): Auth) -> ApiResult<Json<Value>> {
+    let e = account::begin_totp_enrolment(&s.app, &who, &c.ctx).await?;
+    Ok(Json(json!({"secret": e.secret_base32, "otpauth_url": e.otpauth_url, "qr": e.qr_data_url})))
+}
+
+#[derive(Deserialize)]
+pub struct CodeBody {
+    totp: String,
+}
+
+pub async fn totp_confirm(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Json(b): Json<CodeBody>,
+) -> ApiResult<Json<Value>> {
+    account::confirm_totp_enrolment(&s.app, &who, &c.ctx, &b.totp).await?;
+    Ok(Json(json!({"totp_enabled": true})))
+}
+
+pub async fn consents(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": account::list_consents(&s.app, &who).await?})))
+}
+
+pub async fn withdraw(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(kind): Path<String>,
+) -> ApiResult<StatusCode> {
+    account::withdraw_consent(&s.app, &who, &c.ctx, &kind).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct WardBody {
+    name: String,
+    id_kind: String,
+    id_number: String,
+}
+
+pub async fn add_ward(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Json(b): Json<WardBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let id = account::register_minor(
+        &s.app,
+        &who,
+        &c.ctx,
+        RegisterMinor { name: b.name, id_kind: b.id_kind, id_number: b.id_number },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"user_id": id}))))
+}

@@ -1,0 +1,103 @@
+//! JSON API under `/api/v1` (P2). Errors are `{"error":{"code","message"}}`; the OpenAPI document at
+//! `/api/v1/openapi.json` lists every route with its policy.
+
+mod account;
+pub(crate) mod admin;
+mod auth;
+
+use domain::Role;
+
+use crate::registry::{Policy, Routes};
+
+pub(crate) const ADMINS: &[Role] = &[Role::InstitutionAdmin, Role::PlatformAdmin];
+pub(crate) const AUDITORS: &[Role] = &[Role::Auditor, Role::PlatformAdmin];
+
+pub(crate) use admin::read_verification;
+
+pub fn routes(r: Routes) -> Routes {
+    use Policy::{Authenticated, Public, Roles};
+    r.post("/api/v1/auth/login", Public, "Sign in; returns a bearer token", auth::login)
+        .post("/api/v1/auth/logout", Authenticated, "End the current session", auth::logout)
+        .post(
+            "/api/v1/auth/step-up",
+            Authenticated,
+            "Refresh the step-up time with a TOTP code or (patients) the password",
+            auth::step_up,
+        )
+        .post(
+            "/api/v1/auth/register/patient",
+            Public,
+            "Register a patient with a real-name document",
+            auth::register_patient,
+        )
+        .post(
+            "/api/v1/auth/register/doctor",
+            Public,
+            "Register a doctor account (verification follows)",
+            auth::register_doctor,
+        )
+        .get("/api/v1/me", Authenticated, "The caller's profile (identity masked)", account::me)
+        .put("/api/v1/me/locale", Authenticated, "Remember the UI language", account::set_locale)
+        .post(
+            "/api/v1/me/totp/enrol",
+            Authenticated,
+            "Start TOTP enrolment: secret, otpauth URL and QR",
+            account::totp_enrol,
+        )
+        .post(
+            "/api/v1/me/totp/confirm",
+            Authenticated,
+            "Confirm TOTP enrolment with a first code",
+            account::totp_confirm,
+        )
+        .get("/api/v1/me/consents", Authenticated, "Consents given and withdrawn", account::consents)
+        .post("/api/v1/me/consents/{kind}/withdraw", Authenticated, "Withdraw a consent", account::withdraw)
+        .post(
+            "/api/v1/me/wards",
+            Roles(&[Role::Patient]),
+            "Register a child (under 6 required) linked to the guardian",
+            account::add_ward,
+        )
+        .get("/api/v1/institutions", Public, "Institutions and their departments", admin::institutions)
+        .post("/api/v1/institutions", Roles(&[Role::PlatformAdmin]), "Create an institution", admin::create_institution)
+        .post("/api/v1/institutions/{id}/departments", Roles(ADMINS), "Add a department", admin::add_department)
+        .get("/api/v1/institutions/{id}/staff", Roles(ADMINS), "Staff of an institution (names masked)", admin::staff)
+        .post(
+            "/api/v1/institutions/{id}/staff",
+            Roles(ADMINS),
+            "Grant a staff role (step-up required)",
+            admin::grant_role,
+        )
+        .get(
+            "/api/v1/doctor/verification",
+            Roles(&[Role::Doctor]),
+            "The doctor's verification status",
+            admin::my_verification,
+        )
+        .post(
+            "/api/v1/doctor/verification",
+            Roles(&[Role::Doctor]),
+            "Submit verification (multipart: licence and employment proof)",
+            admin::submit_verification,
+        )
+        .get("/api/v1/admin/verifications", Roles(ADMINS), "Pending doctor verifications", admin::queue)
+        .post(
+            "/api/v1/admin/verifications/{id}/decision",
+            Roles(ADMINS),
+            "Approve or reject a verification",
+            admin::decide,
+        )
+        .get(
+            "/api/v1/admin/verifications/{id}/documents/{which}",
+            Roles(ADMINS),
+            "Download an uploaded document",
+            admin::document,
+        )
+        .get(
+            "/api/v1/audit/events",
+            Roles(AUDITORS),
+            "Audit events, newest first (filters: actor, patient, action)",
+            admin::audit_events,
+        )
+        .get("/api/v1/openapi.json", Public, "This API as OpenAPI 3", crate::openapi::document)
+}

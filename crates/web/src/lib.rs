@@ -1,0 +1,59 @@
+//! The HTTP face of Yiqiao: JSON API under `/api/v1` (with an OpenAPI document), server-rendered
+//! pages in zh-CN and English, and embedded static assets. Handlers extract, authorize, call one
+//! `app` function and render; every route is registered with a [`registry::Policy`] so that a route
+//! without a policy cannot exist.
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod i18n;
+pub mod openapi;
+pub mod pages;
+pub mod registry;
+
+use std::sync::Arc;
+
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse};
+use serde_json::json;
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+};
+
+pub use registry::{Policy, RouteSpec};
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: app::App,
+    /// Cookies carry `Secure` when the server sits behind TLS.
+    pub secure_cookies: bool,
+    pub routes: Arc<Vec<RouteSpec>>,
+}
+
+/// Builds the full router with its middleware.
+pub fn router(app: app::App, secure_cookies: bool) -> Router {
+    let (routes, specs) = registry::all_routes();
+    let state = AppState { app, secure_cookies, routes: Arc::new(specs) };
+    routes
+        .route("/healthz", axum::routing::get(healthz))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_session))
+        .layer(RequestBodyLimitLayer::new(12 * 1024 * 1024))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// `GET /healthz`: 200 once migrations ran, 503 while the database is unreachable.
+async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
+    let store = &s.app.store;
+    let ok = store.ping().await.is_ok() && store.is_migrated().await.unwrap_or(false);
+    let body = json!({
+        "status": if ok { "ok" } else { "unavailable" },
+        "database": store.backend.as_str(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body))
+}

@@ -1,0 +1,236 @@
+//! Work pages: doctor verification (form and status), the admin review queue, institution admin,
+//! the auditor's log viewer and the API reference.
+
+use app::{
+    AppError,
+    audit::{self, AuditEventView, AuditQuery},
+    institution::{self, InstitutionView, StaffView},
+    verification::{self, VerificationView},
+};
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Multipart, Path, Query, State},
+    http::header,
+    response::{IntoResponse, Redirect, Response},
+};
+
+use super::{Chrome, FormData, PageError, PageResult, render};
+use crate::{
+    AppState, RouteSpec,
+    auth::{Auth, Authed, Caller},
+};
+
+#[derive(Template)]
+#[template(path = "verification.html")]
+pub struct VerificationPage {
+    pub c: Chrome,
+    pub status: Option<VerificationView>,
+    pub institutions: Vec<InstitutionView>,
+    pub f: FormData,
+    pub is_doctor: bool,
+    /// No request yet, or the last one was rejected.
+    pub can_submit: bool,
+}
+
+async fn verification_page(s: &AppState, a: &Authed, err: Option<&AppError>, f: FormData) -> PageResult {
+    let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;
+    let is_doctor = who.has(domain::Role::Doctor);
+    let status =
+        if is_doctor { verification::my_status(&s.app, who).await.map_err(|e| PageError::new(e, a))? } else { None };
+    let institutions = institution::list(&s.app).await.map_err(|e| PageError::new(e, a))?;
+    let mut c = Chrome::new(a, "/doctor/verification");
+    if let Some(e) = err {
+        c = c.with_error(e);
+    }
+    let can_submit = status.as_ref().is_none_or(|v| v.status == "rejected");
+    Ok(render(&VerificationPage { c, status, institutions, f, is_doctor, can_submit }))
+}
+
+pub async fn verification_form(State(s): State<AppState>, Caller(a): Caller) -> PageResult {
+    verification_page(&s, &a, None, FormData::default()).await
+}
+
+pub async fn verification_submit(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    form: Multipart,
+) -> PageResult {
+    let res = async {
+        let input = crate::api::read_verification(form).await.map_err(|e| (e, FormData::default()))?;
+        let kept = FormData(
+            [
+                ("licence_number", &input.licence_number),
+                ("title", &input.title),
+                ("institution_id", &input.institution_id),
+                ("department_id", &input.department_id),
+                ("specialties", &input.specialties),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .collect(),
+        );
+        verification::submit(&s.app, &who, &a.ctx, input).await.map_err(|e| (e, kept))
+    }
+    .await;
+    match res {
+        Ok(_) => Ok(Redirect::to("/doctor/verification").into_response()),
+        Err((e, kept)) => verification_page(&s, &a, Some(&e), kept).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+pub struct QueuePage {
+    pub c: Chrome,
+    pub items: Vec<VerificationView>,
+}
+
+pub async fn queue(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth) -> PageResult {
+    let items = verification::queue(&s.app, &who, &a.ctx).await.map_err(|e| PageError::new(e, &a))?;
+    Ok(render(&QueuePage { c: Chrome::new(&a, "/admin/verifications"), items }))
+}
+
+pub async fn decide(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let approve = f.is("decision", "approve");
+    match verification::decide(&s.app, &who, &a.ctx, &id, approve, f.v("reason")).await {
+        Ok(()) => Ok(Redirect::to("/admin/verifications").into_response()),
+        Err(e) => {
+            let items = verification::queue(&s.app, &who, &a.ctx).await.map_err(|e| PageError::new(e, &a))?;
+            Ok(render(&QueuePage { c: Chrome::new(&a, "/admin/verifications").with_error(&e), items }))
+        }
+    }
+}
+
+pub async fn document(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path((id, which)): Path<(String, String)>,
+) -> PageResult {
+    let (ct, bytes) =
+        verification::document(&s.app, &who, &a.ctx, &id, &which).await.map_err(|e| PageError::new(e, &a))?;
+    Ok(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-store".to_owned())], bytes).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "institution.html")]
+pub struct InstitutionPage {
+    pub c: Chrome,
+    pub inst: Option<InstitutionView>,
+    pub all: Vec<InstitutionView>,
+    pub staff: Vec<StaffView>,
+    pub f: FormData,
+}
+
+async fn institution_page(
+    s: &AppState,
+    a: &Authed,
+    who: &app::Principal,
+    selected: Option<&str>,
+    err: Option<&AppError>,
+    f: FormData,
+) -> PageResult {
+    let all = institution::list(&s.app).await.map_err(|e| PageError::new(e, a))?;
+    let id = selected
+        .map(str::to_owned)
+        .or_else(|| who.institution_id.clone())
+        .or_else(|| all.first().map(|i| i.id.clone()));
+    let inst = all.iter().find(|i| Some(&i.id) == id.as_ref()).cloned();
+    let staff = match &inst {
+        Some(i) => institution::staff(&s.app, who, &i.id).await.map_err(|e| PageError::new(e, a))?,
+        None => Vec::new(),
+    };
+    let mut c = Chrome::new(a, "/institution");
+    if let Some(e) = err {
+        c = c.with_error(e);
+    }
+    let all = if who.has(domain::Role::PlatformAdmin) { all } else { Vec::new() };
+    Ok(render(&InstitutionPage { c, inst, all, staff, f }))
+}
+
+pub async fn institution(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Query(q): Query<FormData>,
+) -> PageResult {
+    let sel = Some(q.v("id")).filter(|v| !v.is_empty());
+    institution_page(&s, &a, &who, sel, None, FormData::default()).await
+}
+
+pub async fn add_department(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let inst = f.v("institution_id").to_owned();
+    match institution::add_department(&s.app, &who, &a.ctx, &inst, f.v("code"), f.v("name_zh"), f.v("name_en")).await {
+        Ok(_) => Ok(Redirect::to(&format!("/institution?id={inst}")).into_response()),
+        Err(e) => institution_page(&s, &a, &who, Some(&inst), Some(&e), f).await,
+    }
+}
+
+pub async fn grant_role(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let inst = f.v("institution_id").to_owned();
+    match institution::grant_staff_role(&s.app, &who, &a.ctx, &inst, f.v("login"), f.v("role")).await {
+        Ok(()) => Ok(Redirect::to(&format!("/institution?id={inst}")).into_response()),
+        // B3: the step-up prompt appears in place, then returns here.
+        Err(AppError::StepUpRequired) => {
+            Ok(Redirect::to(&format!("/step-up?next={}", super::url_encode(&format!("/institution?id={inst}"))))
+                .into_response())
+        }
+        Err(e) => institution_page(&s, &a, &who, Some(&inst), Some(&e), f).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    pub c: Chrome,
+    pub items: Vec<AuditEventView>,
+    pub f: FormData,
+    pub next_before: Option<i64>,
+}
+
+pub async fn audit(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Query(f): Query<FormData>,
+) -> PageResult {
+    let q = AuditQuery {
+        actor_login: Some(f.v("actor").to_owned()),
+        subject_patient_id: Some(f.v("patient").to_owned()),
+        action: Some(f.v("action").to_owned()),
+        before_seq: f.v("before").parse().ok(),
+    };
+    let items = audit::list_events(&s.app, &who, &a.ctx, q).await.map_err(|e| PageError::new(e, &a))?;
+    let next_before = (items.len() >= 100).then(|| items.last().map(|e| e.seq)).flatten();
+    Ok(render(&AuditPage { c: Chrome::new(&a, "/audit"), items, f, next_before }))
+}
+
+#[derive(Template)]
+#[template(path = "api_docs.html")]
+pub struct ApiDocsPage {
+    pub c: Chrome,
+    pub routes: Vec<RouteSpec>,
+}
+
+pub async fn api_docs(State(s): State<AppState>, Caller(a): Caller) -> Response {
+    let routes = s.routes.iter().filter(|r| r.is_api()).cloned().collect();
+    render(&ApiDocsPage { c: Chrome::new(&a, "/api/docs"), routes })
+}

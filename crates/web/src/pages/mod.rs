@@ -1,0 +1,246 @@
+//! Server-rendered pages (askama, zh-CN + English, mobile first). Each handler builds a page struct
+//! holding a [`Chrome`] (language, the signed-in user, CSRF token, messages) and renders it; form
+//! errors re-render the same form with the message and the input kept.
+
+mod account;
+mod admin;
+mod home;
+
+use std::collections::BTreeMap;
+
+use app::{AppError, Principal};
+use askama::Template;
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use domain::Role;
+
+use crate::{
+    auth::Authed,
+    error::{public_message, status_of},
+    i18n::{Lang, Tr},
+    registry::{Policy, Routes},
+};
+
+pub fn routes(r: Routes) -> Routes {
+    use Policy::{Authenticated, Public, Roles};
+    let admins = crate::api::ADMINS;
+    r.get("/", Public, "Landing page", account::landing)
+        .get("/login", Public, "Sign-in form", account::login_form)
+        .post("/login", Public, "Sign in", account::login_submit)
+        .post("/logout", Authenticated, "Sign out", account::logout)
+        .get("/register", Public, "Registration form (patient, or ?as=doctor)", account::register_form)
+        .post("/register", Public, "Register a patient", account::register_patient)
+        .post("/register/doctor", Public, "Register a doctor", account::register_doctor)
+        .get("/totp", Authenticated, "Two-factor enrolment", account::totp_form)
+        .post("/totp", Authenticated, "Confirm two-factor enrolment", account::totp_confirm)
+        .get("/step-up", Authenticated, "Confirm identity for a sensitive operation", account::step_up_form)
+        .post("/step-up", Authenticated, "Submit step-up code", account::step_up_submit)
+        .get("/lang/{code}", Public, "Switch language", account::switch_lang)
+        .get("/home", Authenticated, "Home page for the user's roles", home::home)
+        .get("/profile", Authenticated, "Profile, consents and family members", account::profile)
+        .post("/profile/wards", Roles(&[Role::Patient]), "Register a child", account::add_ward)
+        .post("/profile/consents/withdraw", Authenticated, "Withdraw a consent", account::withdraw_consent)
+        .get("/doctor/verification", Authenticated, "Doctor verification form and status", admin::verification_form)
+        .post("/doctor/verification", Roles(&[Role::Doctor]), "Submit doctor verification", admin::verification_submit)
+        .get("/admin/verifications", Roles(admins), "Verification review queue", admin::queue)
+        .post("/admin/verifications/{id}/decision", Roles(admins), "Approve or reject", admin::decide)
+        .get("/admin/verifications/{id}/documents/{which}", Roles(admins), "View an uploaded document", admin::document)
+        .get("/institution", Roles(admins), "Institution admin: departments and staff", admin::institution)
+        .post("/institution/departments", Roles(admins), "Add a department", admin::add_department)
+        .post("/institution/staff", Roles(admins), "Grant a staff role", admin::grant_role)
+        .get("/audit", Roles(crate::api::AUDITORS), "Audit log viewer", admin::audit)
+        .get("/api/docs", Public, "API reference page", admin::api_docs)
+        .get("/static/{*path}", Public, "Embedded assets", crate::assets::serve)
+}
+
+/// A navigation link.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+}
+
+/// What every page shows around its content.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    pub t: Tr,
+    pub user: Option<Principal>,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub path: String,
+}
+
+impl Chrome {
+    pub fn new(a: &Authed, path: &str) -> Self {
+        let t = Tr(a.lang);
+        let nav = a.principal.as_ref().map(|p| nav_for(p, t)).unwrap_or_default();
+        Self {
+            t,
+            csrf: a.principal.as_ref().map(|p| p.csrf_token.clone()).unwrap_or_default(),
+            user: a.principal.clone(),
+            nav,
+            error: None,
+            notice: None,
+            path: path.to_owned(),
+        }
+    }
+
+    pub fn with_error(mut self, e: &AppError) -> Self {
+        self.error = Some(localized_error(e, self.t));
+        self
+    }
+
+    pub fn other_lang(&self) -> &'static str {
+        self.t.0.other().code()
+    }
+
+    pub fn other_lang_label(&self) -> &'static str {
+        match self.t.0 {
+            Lang::Zh => "English",
+            Lang::En => "中文",
+        }
+    }
+
+    pub fn role_labels(&self) -> String {
+        self.user
+            .as_ref()
+            .map(|p| p.roles.iter().map(|r| self.t.t(role_key(*r))).collect::<Vec<_>>().join(" · "))
+            .unwrap_or_default()
+    }
+}
+
+pub fn role_key(r: Role) -> &'static str {
+    match r {
+        Role::Patient => "role.patient",
+        Role::Doctor => "role.doctor",
+        Role::Nurse => "role.nurse",
+        Role::Pharmacist => "role.pharmacist",
+        Role::Therapist => "role.therapist",
+        Role::QualityReviewer => "role.quality_reviewer",
+        Role::InstitutionAdmin => "role.institution_admin",
+        Role::PlatformAdmin => "role.platform_admin",
+        Role::Auditor => "role.auditor",
+    }
+}
+
+fn nav_for(p: &Principal, t: Tr) -> Vec<NavItem> {
+    let mut v = vec![NavItem { href: "/home", label: t.t("nav.home") }];
+    if p.has(Role::Doctor) {
+        v.push(NavItem { href: "/doctor/verification", label: t.t("nav.verification") });
+    }
+    if p.has_any(crate::api::ADMINS) {
+        v.push(NavItem { href: "/admin/verifications", label: t.t("nav.review") });
+        v.push(NavItem { href: "/institution", label: t.t("nav.institution") });
+    }
+    if p.has_any(crate::api::AUDITORS) {
+        v.push(NavItem { href: "/audit", label: t.t("nav.audit") });
+    }
+    v.push(NavItem { href: "/profile", label: t.t("nav.profile") });
+    v
+}
+
+/// The user-facing message for an error, in the page's language where we have one.
+pub fn localized_error(e: &AppError, t: Tr) -> String {
+    let key = format!("err.{}", e.code());
+    let msg = t.t(&key);
+    if msg == key { public_message(e) } else { msg.to_owned() }
+}
+
+/// Submitted form values, kept so a failed form comes back filled in.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct FormData(pub BTreeMap<String, String>);
+
+impl FormData {
+    pub fn v(&self, k: &str) -> &str {
+        self.0.get(k).map_or("", String::as_str)
+    }
+
+    pub fn checked(&self, k: &str) -> bool {
+        matches!(self.v(k), "on" | "true" | "1" | "yes")
+    }
+
+    pub fn is(&self, k: &str, value: &str) -> bool {
+        self.v(k) == value
+    }
+}
+
+pub fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub c: Chrome,
+    pub status: u16,
+}
+
+/// An error on a page that has no form to re-render.
+pub struct PageError {
+    err: AppError,
+    authed: Authed,
+}
+
+impl PageError {
+    pub fn plain(err: AppError, lang: Lang) -> Self {
+        Self { err, authed: Authed { lang, ..Authed::default() } }
+    }
+
+    pub fn new(err: AppError, authed: &Authed) -> Self {
+        Self { err, authed: authed.clone() }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self.err {
+            AppError::Unauthenticated => return Redirect::to("/login").into_response(),
+            AppError::SecondFactorRequired => return Redirect::to("/totp").into_response(),
+            _ => {}
+        }
+        let status = status_of(&self.err);
+        let c = Chrome::new(&self.authed, "").with_error(&self.err);
+        let mut resp = render(&ErrorPage { c, status: status.as_u16() });
+        *resp.status_mut() = status;
+        resp
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+/// Percent-encodes a value for a query string.
+pub fn url_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Only same-site relative paths are accepted as redirect targets (no open redirects).
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/home" }
+}
+
+/// The `Set-Cookie` header value for a session.
+pub fn session_cookie(token: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let v = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        crate::auth::SESSION_COOKIE,
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""))
+}
+
+pub fn redirect_with_cookie(to: &str, cookie: HeaderValue) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    r.headers_mut().append(header::SET_COOKIE, cookie);
+    r
+}
