@@ -120,7 +120,10 @@ pub async fn step_up(
 ) -> Result<(), AppError> {
     let user = repo::user::get(&app.store.db, &who.user_id).await?;
     let ok_step = if user.totp_enabled {
-        let code = totp.map(str::trim).filter(|c| !c.is_empty()).ok_or(AppError::TotpRequired)?;
+        let code = totp
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| AppError::invalid("totp_required", "Enter the 6-digit code from your authenticator app."))?;
         check_totp(app, &user, code)?
     } else if who.is_staff() {
         return Err(AppError::SecondFactorRequired);
@@ -132,7 +135,10 @@ pub async fn step_up(
     let Some(step) = ok_step else {
         app.record(&txn, ctx, Some(who), "auth.step_up", Subject::default(), "failed").await?;
         txn.commit().await?;
-        return Err(AppError::InvalidCredentials);
+        return Err(AppError::invalid(
+            "step_up_failed",
+            "That code or password did not match. Try again with the newest code.",
+        ));
     };
     if user.totp_enabled {
         let mut u = repo::user::get(&txn, &who.user_id).await?;

@@ -1,0 +1,166 @@
+//! B3 authorization matrix: every route of the router × every role (+ anonymous, + staff without a
+//! second factor) has an expected outcome in one table. A route missing from the table, or a table
+//! row without a route, fails the test.
+
+use domain::Role;
+use http::{Method, StatusCode};
+use testkit::TestApp;
+
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    /// Anyone, including anonymous callers.
+    Anyone,
+    /// Any signed-in user.
+    SignedIn,
+    /// Only these roles (staff must have passed a second factor).
+    Only(&'static [Role]),
+}
+
+use Who::{Anyone, Only, SignedIn};
+
+const ADMINS: &[Role] = &[Role::InstitutionAdmin, Role::PlatformAdmin];
+const AUDIT: &[Role] = &[Role::Auditor, Role::PlatformAdmin];
+
+/// The expected policy of every route, written independently of the router.
+const TABLE: &[(&str, &str, Who)] = &[
+    ("POST", "/api/v1/auth/login", Anyone),
+    ("POST", "/api/v1/auth/logout", SignedIn),
+    ("POST", "/api/v1/auth/step-up", SignedIn),
+    ("POST", "/api/v1/auth/register/patient", Anyone),
+    ("POST", "/api/v1/auth/register/doctor", Anyone),
+    ("GET", "/api/v1/me", SignedIn),
+    ("PUT", "/api/v1/me/locale", SignedIn),
+    ("POST", "/api/v1/me/totp/enrol", SignedIn),
+    ("POST", "/api/v1/me/totp/confirm", SignedIn),
+    ("GET", "/api/v1/me/consents", SignedIn),
+    ("POST", "/api/v1/me/consents/{kind}/withdraw", SignedIn),
+    ("POST", "/api/v1/me/wards", Only(&[Role::Patient])),
+    ("GET", "/api/v1/institutions", Anyone),
+    ("POST", "/api/v1/institutions", Only(&[Role::PlatformAdmin])),
+    ("POST", "/api/v1/institutions/{id}/departments", Only(ADMINS)),
+    ("GET", "/api/v1/institutions/{id}/staff", Only(ADMINS)),
+    ("POST", "/api/v1/institutions/{id}/staff", Only(ADMINS)),
+    ("GET", "/api/v1/doctor/verification", Only(&[Role::Doctor])),
+    ("POST", "/api/v1/doctor/verification", Only(&[Role::Doctor])),
+    ("GET", "/api/v1/admin/verifications", Only(ADMINS)),
+    ("POST", "/api/v1/admin/verifications/{id}/decision", Only(ADMINS)),
+    ("GET", "/api/v1/admin/verifications/{id}/documents/{which}", Only(ADMINS)),
+    ("GET", "/api/v1/audit/events", Only(AUDIT)),
+    ("GET", "/api/v1/openapi.json", Anyone),
+    ("GET", "/", Anyone),
+    ("GET", "/login", Anyone),
+    ("POST", "/login", Anyone),
+    ("POST", "/logout", SignedIn),
+    ("GET", "/register", Anyone),
+    ("POST", "/register", Anyone),
+    ("POST", "/register/doctor", Anyone),
+    ("GET", "/totp", SignedIn),
+    ("POST", "/totp", SignedIn),
+    ("GET", "/step-up", SignedIn),
+    ("POST", "/step-up", SignedIn),
+    ("GET", "/lang/{code}", Anyone),
+    ("GET", "/home", SignedIn),
+    ("GET", "/profile", SignedIn),
+    ("POST", "/profile/wards", Only(&[Role::Patient])),
+    ("POST", "/profile/consents/withdraw", SignedIn),
+    ("GET", "/doctor/verification", SignedIn),
+    ("POST", "/doctor/verification", Only(&[Role::Doctor])),
+    ("GET", "/admin/verifications", Only(ADMINS)),
+    ("POST", "/admin/verifications/{id}/decision", Only(ADMINS)),
+    ("GET", "/admin/verifications/{id}/documents/{which}", Only(ADMINS)),
+    ("GET", "/institution", Only(ADMINS)),
+    ("POST", "/institution/departments", Only(ADMINS)),
+    ("POST", "/institution/staff", Only(ADMINS)),
+    ("GET", "/audit", Only(AUDIT)),
+    ("GET", "/api/docs", Anyone),
+    ("GET", "/static/{*path}", Anyone),
+];
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "01900000-0000-7000-8000-000000000000")
+        .replace("{which}", "licence")
+        .replace("{kind}", "privacy_notice")
+        .replace("{code}", "en")
+        .replace("{*path}", "app.css")
+}
+
+/// Whether the policy layer let the request through.
+fn denied(r: &testkit::Resp) -> bool {
+    let redirect_to_gate = r.location().is_some_and(|l| l.starts_with("/login") || l == "/totp");
+    r.status == StatusCode::UNAUTHORIZED
+        || r.status == StatusCode::FORBIDDEN
+        || (r.status.is_redirection() && redirect_to_gate)
+}
+
+#[tokio::test]
+async fn every_route_has_an_expected_outcome_for_every_role() {
+    let t = TestApp::new().await;
+    let (routes_router, specs) = web::registry::all_routes();
+    drop(routes_router);
+    let registered: Vec<(String, &str)> = specs.iter().map(|s| (s.method.to_string(), s.path)).collect();
+    for (m, p) in &registered {
+        assert!(
+            TABLE.iter().any(|(tm, tp, _)| tm == m && tp == p),
+            "route {m} {p} is missing from the authorization table"
+        );
+    }
+    for (m, p, _) in TABLE {
+        assert!(registered.iter().any(|(rm, rp)| rm == m && rp == p), "table row {m} {p} has no route");
+    }
+
+    let (inst, _) = t.institution("Matrix Hospital").await;
+    let mut users = Vec::new();
+    for role in Role::ALL {
+        let (id, _) =
+            t.user_with_role(&format!("m-{}", role.as_str().replace('_', "-")), role, Some(inst.clone())).await;
+        users.push((role, id));
+    }
+    let mut failures = Vec::new();
+    for (m, p, who) in TABLE {
+        let method: Method = m.parse().unwrap();
+        let path = concrete(p);
+        let body = (method != Method::GET).then(|| serde_json::json!({}));
+        // Anonymous.
+        let r = t.send(method.clone(), &path, body.clone(), None).await;
+        let expect_allowed = matches!(who, Anyone);
+        if denied(&r) == expect_allowed {
+            failures.push(format!("anonymous {m} {p}: {} (expected allowed={expect_allowed})", r.status));
+        }
+        for (role, id) in &users {
+            let token = t.session_for(id).await;
+            let r = t.send(method.clone(), &path, body.clone(), Some(&token)).await;
+            let expect_allowed = match who {
+                Anyone | SignedIn => true,
+                Only(rs) => rs.contains(role),
+            };
+            if denied(&r) == expect_allowed {
+                failures.push(format!(
+                    "{} {m} {p}: {} {} (expected allowed={expect_allowed})",
+                    role.as_str(),
+                    r.status,
+                    r.text.chars().take(120).collect::<String>()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "authorization matrix mismatches:\n{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn staff_without_second_factor_reach_only_their_own_account() {
+    let t = TestApp::new().await;
+    let (inst, _) = t.institution("2FA Hospital").await;
+    let (id, _) = t.user_with_role("nofactor-admin", Role::InstitutionAdmin, Some(inst)).await;
+    // A session that has not passed TOTP: log in without a code while TOTP is not yet enabled.
+    let mut u = store::repo::user::get(&t.app.store.db, &id).await.unwrap();
+    u.totp_enabled = false;
+    store::repo::user::update(&t.app.store.db, u).await.unwrap();
+    let token = t.token("nofactor-admin", None).await;
+    let r = t.get("/api/v1/admin/verifications", Some(&token)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.code(), "second_factor_required");
+    let r = t.get("/api/v1/me", Some(&token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = t.get("/admin/verifications", Some(&token)).await;
+    assert_eq!(r.location(), Some("/totp"));
+}
