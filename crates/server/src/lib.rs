@@ -1,6 +1,7 @@
 //! The `yiqiao` command: `serve`, `migrate`, `demo`, `keys`, `audit-verify`, `print-config`.
 //! Start-up fails closed: encrypted data without its key ring refuses to start (S1).
 
+pub mod bench;
 pub mod config;
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
@@ -72,6 +73,8 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Load-test an in-process server over loopback (throwaway database by default).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -234,6 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::PrintConfig { common } => print!("{}", load_config(&common)?.redacted_toml()),
+        Command::Bench(args) => bench::run(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

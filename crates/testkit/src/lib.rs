@@ -25,6 +25,7 @@ pub struct Resp {
     pub status: StatusCode,
     pub headers: http::HeaderMap,
     pub text: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -75,6 +76,8 @@ impl TestApp {
         let store = Store::connect(&db_url).await.expect("connect");
         store.migrate().await.expect("migrate");
         let keys = KeyRing::generate(cipher).expect("keys");
+        // As `yiqiao serve` does: bind the key ring to the database before any data exists.
+        app::keys::check_binding(&store, &keys).await.expect("bind key ring");
         let clock = Arc::new(FakeClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).single().expect("time")));
         let config = AppConfig { demo: false, ..AppConfig::default() };
         let app = App::new(store, Arc::new(keys), clock.clone(), config);
@@ -105,7 +108,7 @@ impl TestApp {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body");
-        Resp { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
+        Resp { status, headers, text: String::from_utf8_lossy(&bytes).into_owned(), bytes: bytes.to_vec() }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
