@@ -194,6 +194,7 @@ pub async fn grant_staff_role(
         return Err(AppError::invalid("role", "This role cannot be granted here (doctors are added by verification)."));
     }
     let txn = app.store.begin_write().await?;
+    repo::institution::get(&txn, institution_id).await?;
     let user = repo::user::find_by_login(&txn, &login.trim().to_lowercase())
         .await?
         .ok_or_else(|| AppError::invalid("login_unknown", "No account with this name."))?;
