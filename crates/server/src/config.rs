@@ -93,7 +93,11 @@ impl Config {
             None => b = b.add_source(config::File::with_name("yiqiao").required(false)),
         }
         b = b.add_source(
-            config::Environment::with_prefix("YIQIAO").prefix_separator("_").separator("__").try_parsing(true).ignore_empty(true),
+            config::Environment::with_prefix("YIQIAO")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .ignore_empty(true),
         );
         Ok(b.build()?.try_deserialize()?)
     }
