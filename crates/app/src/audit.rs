@@ -130,7 +130,7 @@ pub async fn list_events(
         };
         out.push(AuditEventView {
             seq: r.seq,
-            at: r.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            at: crate::china_time(r.at),
             actor_user_id: r.actor_user_id,
             actor_login,
             actor_role: r.actor_role,

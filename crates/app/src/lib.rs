@@ -21,6 +21,14 @@ pub use principal::{Principal, RequestCtx};
 use crypto::KeyRing;
 use store::Store;
 
+/// Formats an instant for people: `2026-11-25 14:30` in China Standard Time (UTC+8, no DST).
+pub fn china_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    chrono::FixedOffset::east_opt(8 * 3600).map_or_else(
+        || at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        |cst| at.with_timezone(&cst).format("%Y-%m-%d %H:%M").to_string(),
+    )
+}
+
 /// Tunables with safe defaults; the server fills them from configuration.
 #[derive(Debug, Clone)]
 pub struct AppConfig {

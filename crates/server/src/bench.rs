@@ -314,12 +314,17 @@ async fn drive(server: &Server, duration: Duration, clients: usize) -> anyhow::R
     seed(&server.app).await?;
     let addr = server.addr;
     let token = login_token(addr).await?;
+    // Cheapest first, login last: glibc keeps the Argon2 buffers (19 MiB each) after the logins,
+    // which would otherwise show up in the peak RSS of every later scenario.
     let scenarios = [
-        Scenario { name: "login", request: login_request(addr) },
-        Scenario { name: "me", request: get_request(addr, "/api/v1/me", Some(&token)) },
-        Scenario { name: "institutions", request: get_request(addr, "/api/v1/institutions", None) },
         Scenario { name: "healthz", request: get_request(addr, "/healthz", None) },
+        Scenario { name: "institutions", request: get_request(addr, "/api/v1/institutions", None) },
+        Scenario { name: "me", request: get_request(addr, "/api/v1/me", Some(&token)) },
+        Scenario { name: "login", request: login_request(addr) },
     ];
+    if let Some(kib) = rss_kib("VmRSS:") {
+        eprintln!("  RSS after setup: {:.1} MiB", to_f64(kib) / 1024.0);
+    }
     let mut reports = Vec::with_capacity(scenarios.len());
     for s in &scenarios {
         eprintln!("  {:<13} {} s, {clients} clients…", s.name, duration.as_secs());
@@ -587,8 +592,13 @@ fn cpu_ticks() -> Option<u64> {
 
 /// `VmHWM` (peak resident set) of this process, in KiB.
 fn peak_rss_kib() -> Option<u64> {
+    rss_kib("VmHWM:")
+}
+
+/// A `… kB` line of `/proc/self/status` (`VmHWM:`, `VmRSS:`), in KiB.
+fn rss_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
