@@ -107,9 +107,18 @@ pub async fn list_events(
         },
         None => None,
     };
+    // "Who viewed patient X": X may be given as an account name or an id.
+    let subject_patient_id = match q.subject_patient_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if s.parse::<domain::UserId>().is_ok() => Some(s.to_owned()),
+        Some(login) => match store::repo::user::find_by_login(&txn, &login.to_lowercase()).await? {
+            Some(u) => Some(u.id),
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
     let filter = AuditFilter {
         actor_user_id,
-        subject_patient_id: q.subject_patient_id.filter(|s| !s.is_empty()),
+        subject_patient_id,
         action: q.action.filter(|s| !s.is_empty()),
         before_seq: q.before_seq,
         limit: 100,

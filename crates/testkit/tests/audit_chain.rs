@@ -90,3 +90,19 @@ async fn a_chain_rebuilt_without_the_key_does_not_verify() {
     t.exec("UPDATE audit_events SET outcome = 'ok', hash = prev_hash WHERE seq = 4").await;
     assert!(t.audit_report().await.broken.is_some());
 }
+
+#[tokio::test]
+async fn a_rewound_head_hiding_deleted_events_is_detected() {
+    let t = app_with_events().await;
+    let last = t.audit_report().await.events;
+    // Delete the newest event and point the head at the one before, as an attacker with database
+    // access but without the audit key would.
+    let prev = i64::try_from(last).unwrap() - 1;
+    t.exec(&format!("DELETE FROM audit_events WHERE seq = {last}")).await;
+    t.exec(&format!(
+        "UPDATE audit_head SET seq = {prev}, hash = (SELECT hash FROM audit_events WHERE seq = {prev}) WHERE id = 1"
+    ))
+    .await;
+    let b = t.audit_report().await.broken.expect("a rewound head must be detected");
+    assert!(b.reason.contains("head"), "{b:?}");
+}

@@ -69,6 +69,7 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("POST", "/admin/verifications/{id}/decision", Only(ADMINS)),
     ("GET", "/admin/verifications/{id}/documents/{which}", Only(ADMINS)),
     ("GET", "/institution", Only(ADMINS)),
+    ("POST", "/institution/create", Only(&[Role::PlatformAdmin])),
     ("POST", "/institution/departments", Only(ADMINS)),
     ("POST", "/institution/staff", Only(ADMINS)),
     ("GET", "/audit", Only(AUDIT)),

@@ -54,3 +54,28 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `Json` that answers malformed bodies with our error shape (`invalid_json`) instead of plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            // The rejection text may quote the body; keep it out of the answer (no PHI in errors).
+            Err(rejection) => Err(ApiError(AppError::invalid(
+                "invalid_json",
+                format!(
+                    "The request body is not valid JSON for this endpoint (HTTP {}). See /api/docs.",
+                    rejection.status().as_u16()
+                ),
+            ))),
+        }
+    }
+}

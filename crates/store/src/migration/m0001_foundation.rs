@@ -194,11 +194,19 @@ impl MigrationTrait for Migration {
         m.create_index(idx("ix_audit_subject", "audit_events", &["subject_patient_id", "seq"], false)).await?;
         m.create_index(idx("ix_audit_actor", "audit_events", &["actor_user_id", "seq"], false)).await?;
         m.create_table(
-            t("audit_head").col(integer("id").primary_key()).col(big_integer("seq")).col(string("hash")).to_owned(),
+            t("audit_head")
+                .col(integer("id").primary_key())
+                .col(big_integer("seq"))
+                .col(string("hash"))
+                .col(string("mac"))
+                .to_owned(),
         )
         .await?;
         m.get_connection()
-            .execute_unprepared(&format!("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{}')", "0".repeat(64)))
+            .execute_unprepared(&format!(
+                "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, 0, '{}', '')",
+                "0".repeat(64)
+            ))
             .await?;
         m.create_table(t("app_meta").col(string("key").primary_key()).col(string("value")).to_owned()).await?;
         Ok(())

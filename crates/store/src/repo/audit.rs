@@ -52,6 +52,16 @@ fn canonical(m: &audit_event::Model) -> Vec<u8> {
     out
 }
 
+/// A keyed seal over the head, so the head cannot be rewound to hide deleted tail events without
+/// the audit key.
+fn head_mac(keys: &KeyRing, seq: i64, hash: &str) -> String {
+    hex::encode(crypto::chain::chain_hash(
+        keys.audit_key(),
+        hash.as_bytes(),
+        format!("yiqiao/audit-head/{seq}").as_bytes(),
+    ))
+}
+
 fn link_hash(keys: &KeyRing, prev_hash: &str, m: &audit_event::Model) -> String {
     hex::encode(crypto::chain::chain_hash(keys.audit_key(), prev_hash.as_bytes(), &canonical(m)))
 }
@@ -85,7 +95,11 @@ pub async fn append(
     audit_event::Entity::insert(am).exec_without_returning(txn).await?;
     let head = Query::update()
         .table("audit_head")
-        .values([("seq", model.seq.into()), ("hash", model.hash.clone().into())])
+        .values([
+            ("seq", model.seq.into()),
+            ("hash", model.hash.clone().into()),
+            ("mac", head_mac(keys, model.seq, &model.hash).into()),
+        ])
         .and_where(Expr::col("id").eq(1))
         .to_owned();
     txn.execute(&head).await?;
@@ -141,13 +155,15 @@ pub async fn verify(db: &impl ConnectionTrait, keys: &KeyRing) -> Result<VerifyR
     let head = db
         .query_one_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT seq, hash FROM audit_head WHERE id = 1",
+            "SELECT seq, hash, mac FROM audit_head WHERE id = 1",
         ))
         .await?
         .ok_or(StoreError::Corrupt)?;
     let head_seq: i64 = head.try_get("", "seq")?;
     let head_hash: String = head.try_get("", "hash")?;
-    if head_seq != prev_seq || head_hash != prev_hash {
+    let mac: String = head.try_get("", "mac")?;
+    let sealed = (head_seq == 0 && mac.is_empty()) || mac == head_mac(keys, head_seq, &head_hash);
+    if head_seq != prev_seq || head_hash != prev_hash || !sealed {
         return Ok(VerifyReport {
             events: count,
             broken: Some(BrokenLink {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::{
     AppState,
     auth::{Auth, Caller},
-    error::ApiResult,
+    error::{ApiJson, ApiResult},
 };
 
 pub async fn me(
@@ -31,7 +31,7 @@ pub struct LocaleBody {
 pub async fn set_locale(
     State(s): State<AppState>,
     Auth(who): Auth,
-    Json(b): Json<LocaleBody>,
+    ApiJson(b): ApiJson<LocaleBody>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"locale": account::set_locale(&s.app, &who, &b.locale).await?})))
 }
@@ -50,7 +50,7 @@ pub async fn totp_confirm(
     State(s): State<AppState>,
     Caller(c): Caller,
     Auth(who): Auth,
-    Json(b): Json<CodeBody>,
+    ApiJson(b): ApiJson<CodeBody>,
 ) -> ApiResult<Json<Value>> {
     account::confirm_totp_enrolment(&s.app, &who, &c.ctx, &b.totp).await?;
     Ok(Json(json!({"totp_enabled": true})))
@@ -81,7 +81,7 @@ pub async fn add_ward(
     State(s): State<AppState>,
     Caller(c): Caller,
     Auth(who): Auth,
-    Json(b): Json<WardBody>,
+    ApiJson(b): ApiJson<WardBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id = account::register_minor(
         &s.app,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::{
     AppState,
     auth::{Auth, Caller},
-    error::ApiResult,
+    error::{ApiJson, ApiResult},
 };
 
 pub async fn institutions(State(s): State<AppState>) -> ApiResult<Json<Value>> {
@@ -37,7 +37,7 @@ pub async fn create_institution(
     State(s): State<AppState>,
     Caller(c): Caller,
     Auth(who): Auth,
-    Json(b): Json<InstitutionBody>,
+    ApiJson(b): ApiJson<InstitutionBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = CreateInstitution { name_zh: b.name_zh, name_en: b.name_en, kind: b.kind, region_code: b.region_code };
     let id = institution::create(&s.app, &who, &c.ctx, input).await?;
@@ -56,7 +56,7 @@ pub async fn add_department(
     Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
-    Json(b): Json<DepartmentBody>,
+    ApiJson(b): ApiJson<DepartmentBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let dept = institution::add_department(&s.app, &who, &c.ctx, &id, &b.code, &b.name_zh, &b.name_en).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": dept}))))
@@ -77,7 +77,7 @@ pub async fn grant_role(
     Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
-    Json(b): Json<GrantBody>,
+    ApiJson(b): ApiJson<GrantBody>,
 ) -> ApiResult<StatusCode> {
     institution::grant_staff_role(&s.app, &who, &c.ctx, &id, &b.login, &b.role).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -139,7 +139,7 @@ pub async fn decide(
     Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
-    Json(b): Json<DecisionBody>,
+    ApiJson(b): ApiJson<DecisionBody>,
 ) -> ApiResult<Json<Value>> {
     verification::decide(&s.app, &who, &c.ctx, &id, b.approve, &b.reason).await?;
     Ok(Json(json!({"id": id, "status": if b.approve { "approved" } else { "rejected" }})))

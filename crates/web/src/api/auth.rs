@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::{
     AppState,
     auth::{Auth, Caller},
-    error::ApiResult,
+    error::{ApiJson, ApiResult},
 };
 
 #[derive(Deserialize)]
@@ -19,7 +19,11 @@ pub struct LoginBody {
     totp: Option<String>,
 }
 
-pub async fn login(State(s): State<AppState>, Caller(c): Caller, Json(b): Json<LoginBody>) -> ApiResult<Json<Value>> {
+pub async fn login(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> ApiResult<Json<Value>> {
     let out = account::login(
         &s.app,
         &c.ctx,
@@ -52,7 +56,7 @@ pub async fn step_up(
     State(s): State<AppState>,
     Caller(c): Caller,
     Auth(who): Auth,
-    Json(b): Json<StepUpBody>,
+    ApiJson(b): ApiJson<StepUpBody>,
 ) -> ApiResult<Json<Value>> {
     account::step_up(&s.app, &who, &c.ctx, b.totp.as_deref(), b.password).await?;
     Ok(Json(json!({"step_up_valid_secs": s.app.config.step_up_secs})))
@@ -78,7 +82,7 @@ pub struct PatientBody {
 pub async fn register_patient(
     State(s): State<AppState>,
     Caller(c): Caller,
-    Json(b): Json<PatientBody>,
+    ApiJson(b): ApiJson<PatientBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id = account::register_patient(
         &s.app,
@@ -117,7 +121,7 @@ pub struct DoctorBody {
 pub async fn register_doctor(
     State(s): State<AppState>,
     Caller(c): Caller,
-    Json(b): Json<DoctorBody>,
+    ApiJson(b): ApiJson<DoctorBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id = account::register_doctor(
         &s.app,

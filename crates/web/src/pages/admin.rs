@@ -166,6 +166,24 @@ pub async fn institution(
     institution_page(&s, &a, &who, sel, None, FormData::default()).await
 }
 
+pub async fn create_institution(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let input = institution::CreateInstitution {
+        name_zh: f.v("name_zh").into(),
+        name_en: f.v("name_en").into(),
+        kind: f.v("kind").into(),
+        region_code: f.v("region_code").into(),
+    };
+    match institution::create(&s.app, &who, &a.ctx, input).await {
+        Ok(id) => Ok(Redirect::to(&format!("/institution?id={id}")).into_response()),
+        Err(e) => institution_page(&s, &a, &who, None, Some(&e), f).await,
+    }
+}
+
 pub async fn add_department(
     State(s): State<AppState>,
     Caller(a): Caller,
