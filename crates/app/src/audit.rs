@@ -36,7 +36,7 @@ impl App {
             client_addr: ctx.client_addr.clone(),
             request_id: ctx.request_id.clone(),
         };
-        audit::append(txn, &self.keys, self.clock.now(), ev).await?;
+        audit::append(txn, &self.keys.current(), self.clock.now(), ev).await?;
         Ok(())
     }
 
@@ -61,7 +61,7 @@ impl App {
             client_addr: ctx.client_addr.clone(),
             request_id: ctx.request_id.clone(),
         };
-        audit::append(txn, &self.keys, self.clock.now(), ev).await?;
+        audit::append(txn, &self.keys.current(), self.clock.now(), ev).await?;
         Ok(())
     }
 }

@@ -178,7 +178,7 @@ pub async fn seed(app: &App) -> Result<(), AppError> {
                     )?,
                     id: vid,
                     user_id: id.clone(),
-                    licence_bidx: app.keys.blind_index("licence", licence),
+                    licence_bidx: app.keys.current().blind_index("licence", licence),
                     title: title.into(),
                     institution_id: inst_id,
                     department_id: dept_ids

@@ -1,12 +1,78 @@
 //! Key operations (S1): start-up checks that the key ring belongs to this database, rotation, and
 //! the background re-encryption of old rows. Every key operation is audited (S3).
 
-use crypto::KeyRing;
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex, OnceLock, RwLock},
+    time::SystemTime,
+};
+
+use crypto::{CryptoError, KeyRing};
 use store::{Store, repo};
 
 use crate::{App, AppError, RequestCtx, audit::Subject};
 
 const FINGERPRINT_KEY: &str = "keyring_fingerprint";
+
+/// The key ring in use, replaceable while the server runs: after `yiqiao keys rotate` rewrote the
+/// key-ring file, [`KeyHandle::reload_if_changed`] picks the new ring up (a periodic task calls it,
+/// and a decryption that meets an unknown key id tries it once), so running servers never fail on
+/// rows already moved to the new key.
+#[derive(Debug)]
+pub struct KeyHandle {
+    ring: RwLock<Arc<KeyRing>>,
+    source: OnceLock<PathBuf>,
+    loaded_mtime: Mutex<Option<SystemTime>>,
+}
+
+impl KeyHandle {
+    pub fn new(ring: Arc<KeyRing>) -> Self {
+        Self { ring: RwLock::new(ring), source: OnceLock::new(), loaded_mtime: Mutex::new(None) }
+    }
+
+    /// The ring to use for this operation.
+    pub fn current(&self) -> Arc<KeyRing> {
+        self.ring.read().map_or_else(|p| Arc::clone(&p.into_inner()), |r| Arc::clone(&r))
+    }
+
+    pub fn replace(&self, ring: Arc<KeyRing>) {
+        if let Ok(mut r) = self.ring.write() {
+            *r = ring;
+        }
+    }
+
+    /// Remembers the file the ring came from, so that it can be reloaded when it changes.
+    pub fn watch(&self, path: PathBuf) {
+        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        if let Ok(mut m) = self.loaded_mtime.lock() {
+            *m = mtime;
+        }
+        let _ = self.source.set(path);
+    }
+
+    /// Reloads the watched file if it changed since it was read; returns whether it did.
+    /// A file that no longer parses is ignored (the ring in memory stays in use).
+    pub fn reload_if_changed(&self) -> Result<bool, CryptoError> {
+        let Some(path) = self.source.get() else { return Ok(false) };
+        let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let unchanged = self.loaded_mtime.lock().map_or(true, |m| *m == mtime);
+        if unchanged {
+            return Ok(false);
+        }
+        let ring = KeyRing::load(path)?;
+        // Never drop a key id the current ring has: a ring that lost keys would make rows unreadable.
+        let current = self.current();
+        let new_ids: Vec<u32> = ring.key_ids().iter().map(|k| k.id).collect();
+        if current.key_ids().iter().any(|k| !new_ids.contains(&k.id)) || fingerprint(&ring) != fingerprint(&current) {
+            return Err(CryptoError::KeyRingFormat("the changed key ring does not extend the one in use".into()));
+        }
+        self.replace(Arc::new(ring));
+        if let Ok(mut m) = self.loaded_mtime.lock() {
+            *m = mtime;
+        }
+        Ok(true)
+    }
+}
 
 /// A non-secret value that identifies a key ring (its blind-index key under a fixed label).
 pub fn fingerprint(keys: &KeyRing) -> String {
@@ -67,7 +133,7 @@ pub async fn audit_key_operation(app: &App, action: &str, resource: &str) -> Res
 
 /// Moves every encrypted value to the active key; resumable and idempotent.
 pub async fn reencrypt_all(app: &App) -> Result<repo::reencrypt::ReencryptStats, AppError> {
-    let stats = repo::reencrypt::run(&app.store.db, &app.keys, 500).await?;
+    let stats = repo::reencrypt::run(&app.store.db, &app.keys.current(), 500).await?;
     if stats.rewritten > 0 {
         audit_key_operation(app, "keys.reencrypt", &format!("rewritten={}", stats.rewritten)).await?;
     }

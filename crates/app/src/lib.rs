@@ -62,23 +62,30 @@ impl Default for AppConfig {
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
-    pub keys: Arc<KeyRing>,
+    pub keys: Arc<keys::KeyHandle>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
 }
 
 impl App {
     pub fn new(store: Store, keys: Arc<KeyRing>, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
-        Self { store, keys, clock, config: Arc::new(config) }
+        Self { store, keys: Arc::new(keys::KeyHandle::new(keys)), clock, config: Arc::new(config) }
     }
 
     /// Encrypts a value bound to its row and column (S1).
     pub(crate) fn seal(&self, table: &str, column: &str, row_id: &str, plain: &[u8]) -> Result<Vec<u8>, AppError> {
-        Ok(self.keys.encrypt(plain, &crypto::Aad { table, column, row_id })?)
+        Ok(self.keys.current().encrypt(plain, &crypto::Aad { table, column, row_id })?)
     }
 
     pub(crate) fn open(&self, table: &str, column: &str, row_id: &str, blob: &[u8]) -> Result<Vec<u8>, AppError> {
-        Ok(self.keys.decrypt(blob, &crypto::Aad { table, column, row_id })?)
+        let aad = crypto::Aad { table, column, row_id };
+        match self.keys.current().decrypt(blob, &aad) {
+            // Rotated elsewhere (`yiqiao keys rotate`): load the new ring once and retry.
+            Err(crypto::CryptoError::UnknownKey(_)) if self.keys.reload_if_changed().unwrap_or(false) => {
+                Ok(self.keys.current().decrypt(blob, &aad)?)
+            }
+            other => Ok(other?),
+        }
     }
 
     pub(crate) fn open_str(&self, table: &str, column: &str, row_id: &str, blob: &[u8]) -> Result<String, AppError> {

@@ -165,7 +165,7 @@ pub async fn submit(
     {
         return Err(AppError::Conflict("Your verification is already submitted."));
     }
-    let bidx = app.keys.blind_index("licence", &licence);
+    let bidx = app.keys.current().blind_index("licence", &licence);
     if repo::verification::licence_in_use(&txn, &bidx, &who.user_id).await? {
         return Err(AppError::invalid(
             "licence_registered",

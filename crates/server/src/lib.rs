@@ -140,6 +140,22 @@ async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Resul
     let store = open_store(&cfg).await?;
     let keys = load_keys(&cfg, &store, true).await?;
     let app = build_app(&cfg, store, keys, demo);
+    if std::env::var_os("YIQIAO_KEYRING").is_none() {
+        // S1: pick up a ring rotated by `yiqiao keys rotate` while this server runs.
+        app.keys.watch(cfg.keyring_path());
+        let handle = app.keys.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                match handle.reload_if_changed() {
+                    Ok(true) => tracing::info!("key ring reloaded"),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = %e, "changed key ring not loaded"),
+                }
+            }
+        });
+    }
     if demo {
         app::demo::seed(&app).await.context("demo seeding failed")?;
         println!(
@@ -218,7 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("new active key {id}; re-encrypting old rows…");
                     let s = app::keys::reencrypt_all(&app).await?;
                     println!(
-                        "re-encrypted {} of {} values; restart running servers to load the new key",
+                        "re-encrypted {} of {} values; running servers load the new ring within 10 s",
                         s.rewritten, s.scanned
                     );
                 }

@@ -182,6 +182,7 @@ impl TestApp {
             u.totp_secret_enc = Some(
                 self.app
                     .keys
+                    .current()
                     .encrypt(&secret, &crypto::Aad { table: "users", column: "totp_secret_enc", row_id: &id })
                     .expect("enc"),
             );
@@ -222,7 +223,7 @@ impl TestApp {
     }
 
     pub async fn audit_report(&self) -> store::repo::audit::VerifyReport {
-        store::repo::audit::verify(&self.app.store.db, &self.app.keys).await.expect("verify")
+        store::repo::audit::verify(&self.app.store.db, &self.app.keys.current()).await.expect("verify")
     }
 
     /// The first institution and department created by [`TestApp::institution`].

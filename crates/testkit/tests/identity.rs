@@ -138,18 +138,17 @@ async fn doctor_verification_is_reviewed_and_gates_clinical_use() {
 
 #[tokio::test]
 async fn rotation_reencrypts_old_rows_and_start_fails_closed_without_keys() {
-    let mut t = TestApp::new().await;
+    let t = TestApp::new().await;
     t.register_patient("rot-a", &fresh_resident_id()).await;
     t.register_patient("rot-b", &fresh_resident_id()).await;
-    let mut keys = (*t.app.keys).clone();
+    let mut keys = (*t.app.keys.current()).clone();
     let new_id = keys.rotate(crypto::CipherKind::Sm4Gcm);
-    t.app.keys = std::sync::Arc::new(keys);
-    // A server restart loads the rotated ring.
-    t.router = web::router(t.app.clone(), false);
-    assert!(store::repo::reencrypt::pending(&t.app.store.db, &t.app.keys).await.unwrap() > 0);
+    // The running router shares the key handle, so it sees the rotated ring without a restart.
+    t.app.keys.replace(std::sync::Arc::new(keys));
+    assert!(store::repo::reencrypt::pending(&t.app.store.db, &t.app.keys.current()).await.unwrap() > 0);
     let first = app::keys::reencrypt_all(&t.app).await.unwrap();
     assert!(first.rewritten >= 6, "{first:?}");
-    assert_eq!(store::repo::reencrypt::pending(&t.app.store.db, &t.app.keys).await.unwrap(), 0);
+    assert_eq!(store::repo::reencrypt::pending(&t.app.store.db, &t.app.keys.current()).await.unwrap(), 0);
     let again = app::keys::reencrypt_all(&t.app).await.unwrap();
     assert_eq!(again.rewritten, 0, "idempotent");
     let u = store::repo::user::find_by_login(&t.app.store.db, "rot-a").await.unwrap().unwrap();
@@ -159,7 +158,7 @@ async fn rotation_reencrypts_old_rows_and_start_fails_closed_without_keys() {
 
     // Fail closed: data present and no key ring → refuse; a foreign ring → refuse.
     assert!(app::keys::ensure_no_orphaned_data(&t.app.store).await.is_err());
-    app::keys::check_binding(&t.app.store, &t.app.keys).await.unwrap();
+    app::keys::check_binding(&t.app.store, &t.app.keys.current()).await.unwrap();
     let stranger = crypto::KeyRing::generate(crypto::CipherKind::Aes256Gcm).unwrap();
     assert!(app::keys::check_binding(&t.app.store, &stranger).await.is_err());
 }
@@ -170,4 +169,32 @@ async fn sm4_deployments_work_end_to_end() {
     t.register_patient("sm-user", &fresh_resident_id()).await;
     let token = t.token("sm-user", None).await;
     assert_eq!(t.get("/api/v1/me", Some(&token)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_running_server_picks_up_a_ring_rotated_on_disk() {
+    let t = TestApp::new().await;
+    t.register_patient("disk-a", &fresh_resident_id()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyring.json");
+    t.app.keys.current().save(&path).unwrap();
+    t.app.keys.watch(path.clone());
+    assert!(!t.app.keys.reload_if_changed().unwrap(), "unchanged file is not reloaded");
+    // `yiqiao keys rotate` in another process: new key on disk, rows re-encrypted under it.
+    let mut rotated = (*t.app.keys.current()).clone();
+    let new_id = rotated.rotate(crypto::CipherKind::Aes256Gcm);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    rotated.save(&path).unwrap();
+    store::repo::reencrypt::run(&t.app.store.db, &rotated, 100).await.unwrap();
+    // The server still holds the old ring, meets key `new_id`, reloads once and answers.
+    let token = t.token("disk-a", None).await;
+    let me = t.get("/api/v1/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(t.app.keys.current().active_key_id(), new_id);
+    // A ring that drops keys is refused.
+    let stranger = crypto::KeyRing::generate(crypto::CipherKind::Aes256Gcm).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    stranger.save(&path).unwrap();
+    assert!(t.app.keys.reload_if_changed().is_err());
+    assert_eq!(t.app.keys.current().active_key_id(), new_id);
 }

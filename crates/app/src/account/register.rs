@@ -94,7 +94,7 @@ impl App {
         locale: &str,
         status: &str,
     ) -> Result<(), AppError> {
-        let phone_bidx = phone.map(|p| self.keys.blind_index("phone", p));
+        let phone_bidx = phone.map(|p| self.keys.current().blind_index("phone", p));
         if let Some(b) = &phone_bidx
             && repo::user::find_by_phone_bidx(txn, b).await?.is_some()
         {
@@ -158,7 +158,7 @@ impl App {
     ) -> Result<u32, AppError> {
         let today = today_cn(self.clock.now());
         let valid = validate_id_document(kind, number, today)?;
-        let bidx = self.keys.blind_index("id_number", &valid.normalized);
+        let bidx = self.keys.current().blind_index("id_number", &valid.normalized);
         if repo::patient::id_taken(txn, &bidx).await? {
             return Err(AppError::invalid(
                 "id_registered",
