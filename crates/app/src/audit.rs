@@ -76,6 +76,7 @@ pub struct AuditEventView {
     pub actor_role: Option<String>,
     pub action: String,
     pub subject_patient_id: Option<String>,
+    pub subject_login: Option<String>,
     pub resource: Option<String>,
     pub outcome: String,
     pub client_addr: Option<String>,
@@ -89,6 +90,20 @@ pub struct AuditQuery {
     pub subject_patient_id: Option<String>,
     pub action: Option<String>,
     pub before_seq: Option<i64>,
+}
+
+/// Account name of a user id, cached per listing.
+async fn login_of(
+    db: &impl sea_orm::ConnectionTrait,
+    cache: &mut std::collections::HashMap<String, Option<String>>,
+    id: Option<&str>,
+) -> Result<Option<String>, AppError> {
+    let Some(id) = id else { return Ok(None) };
+    if !cache.contains_key(id) {
+        let login = store::repo::user::find(db, id).await?.map(|u| u.login);
+        cache.insert(id.to_owned(), login);
+    }
+    Ok(cache.get(id).cloned().flatten())
 }
 
 /// Lists audit events for an auditor (or platform admin). Looking at the log is itself audited.
@@ -127,16 +142,8 @@ pub async fn list_events(
     let mut logins = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let actor_login = match &r.actor_user_id {
-            Some(id) => {
-                if !logins.contains_key(id) {
-                    let l = store::repo::user::find(&txn, id).await?.map(|u| u.login);
-                    logins.insert(id.clone(), l);
-                }
-                logins.get(id).cloned().flatten()
-            }
-            None => None,
-        };
+        let actor_login = login_of(&txn, &mut logins, r.actor_user_id.as_deref()).await?;
+        let subject_login = login_of(&txn, &mut logins, r.subject_patient_id.as_deref()).await?;
         out.push(AuditEventView {
             seq: r.seq,
             at: crate::china_time(r.at),
@@ -145,6 +152,7 @@ pub async fn list_events(
             actor_role: r.actor_role,
             action: r.action,
             subject_patient_id: r.subject_patient_id,
+            subject_login,
             resource: r.resource,
             outcome: r.outcome,
             client_addr: r.client_addr,

@@ -94,7 +94,12 @@ pub async fn login(app: &App, ctx: &RequestCtx, input: LoginInput) -> Result<Log
     let user_id = user.id.clone();
     let totp_enabled = user.totp_enabled;
     repo::user::update(&txn, user).await?;
-    app.record_as(&txn, ctx, Some(&user_id), None, "auth.login", Subject::default(), "ok").await?;
+    let role = roles
+        .iter()
+        .filter_map(|r| r.role.parse::<Role>().ok())
+        .min_by_key(|r| if r.is_staff() { *r as u8 } else { u8::MAX })
+        .map(Role::as_str);
+    app.record_as(&txn, ctx, Some(&user_id), role, "auth.login", Subject::default(), "ok").await?;
     txn.commit().await?;
     Ok(LoginOutcome {
         token,
