@@ -154,3 +154,30 @@ async fn patients_step_up_with_their_password() {
     let ok = t.post("/api/v1/auth/step-up", serde_json::json!({"password": PASSWORD}), Some(&token)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
+
+#[tokio::test]
+async fn the_grant_form_asks_for_the_step_up_code_in_place() {
+    let t = TestApp::new().await;
+    let (inst, _) = t.institution("Inline Hospital").await;
+    let (ia, secret) = t.user_with_role("ia-inline", Role::InstitutionAdmin, Some(inst.clone())).await;
+    t.register_patient("inline-nurse", &fresh_resident_id()).await;
+    let token = t.session_for(&ia).await;
+    let post = |extra: String| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/institution/staff")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("institution_id={inst}&login=inline-nurse&role=pharmacist{extra}")))
+            .unwrap()
+    };
+    let r = t.raw(post(String::new())).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("name=\"totp\""), "the code field appears in the form");
+    assert!(r.text.contains("value=\"inline-nurse\""), "input is kept");
+    let r = t.raw(post(format!("&totp={}", t.totp(&secret)))).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let roles = store::repo::user::find_by_login(&t.app.store.db, "inline-nurse").await.unwrap().unwrap();
+    let roles = store::repo::user::roles(&t.app.store.db, &roles.id).await.unwrap();
+    assert!(roles.iter().any(|r| r.role == "pharmacist"));
+}

@@ -128,6 +128,8 @@ pub struct InstitutionPage {
     pub all: Vec<InstitutionView>,
     pub staff: Vec<StaffView>,
     pub f: FormData,
+    /// B3: the grant form asks for a fresh authenticator code in place.
+    pub need_step_up: bool,
 }
 
 async fn institution_page(
@@ -153,7 +155,8 @@ async fn institution_page(
         c = c.with_error(e);
     }
     let all = if who.has(domain::Role::PlatformAdmin) { all } else { Vec::new() };
-    Ok(render(&InstitutionPage { c, inst, all, staff, f }))
+    let need_step_up = matches!(err, Some(AppError::StepUpRequired));
+    Ok(render(&InstitutionPage { c, inst, all, staff, f, need_step_up }))
 }
 
 pub async fn institution(
@@ -204,14 +207,23 @@ pub async fn grant_role(
     Form(f): Form<FormData>,
 ) -> PageResult {
     let inst = f.v("institution_id").to_owned();
-    match institution::grant_staff_role(&s.app, &who, &a.ctx, &inst, f.v("login"), f.v("role")).await {
-        Ok(()) => Ok(Redirect::to(&format!("/institution?id={inst}")).into_response()),
-        // B3: the step-up prompt appears in place, then returns here.
-        Err(AppError::StepUpRequired) => {
-            Ok(Redirect::to(&format!("/step-up?next={}", super::url_encode(&format!("/institution?id={inst}"))))
-                .into_response())
+    let res = async {
+        // B3: a code typed into the grant form is the step-up; the grant then runs with it.
+        let mut who = who.clone();
+        if !f.v("totp").is_empty() {
+            app::account::step_up(&s.app, &who, &a.ctx, Some(f.v("totp")), None).await?;
+            who.step_up_at = Some(s.app.clock.now());
         }
-        Err(e) => institution_page(&s, &a, &who, Some(&inst), Some(&e), f).await,
+        institution::grant_staff_role(&s.app, &who, &a.ctx, &inst, f.v("login"), f.v("role")).await
+    }
+    .await;
+    match res {
+        Ok(()) => Ok(Redirect::to(&format!("/institution?id={inst}")).into_response()),
+        Err(e) => {
+            let mut kept = f;
+            kept.0.remove("totp");
+            institution_page(&s, &a, &who, Some(&inst), Some(&e), kept).await
+        }
     }
 }
 
