@@ -198,3 +198,28 @@ async fn a_running_server_picks_up_a_ring_rotated_on_disk() {
     assert!(t.app.keys.reload_if_changed().is_err());
     assert_eq!(t.app.keys.current().active_key_id(), new_id);
 }
+
+#[tokio::test]
+async fn a_doctor_can_also_be_a_patient() {
+    let t = TestApp::new().await;
+    let (doc, secret) = t.user_with_role("dr-patient", Role::Doctor, None).await;
+    let token = t.token("dr-patient", Some(&t.totp(&secret))).await;
+    let id = fresh_resident_id();
+    let r = t
+        .post("/api/v1/me/patient", serde_json::json!({"id_kind": "resident_id", "id_number": id}), Some(&token))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let roles: Vec<String> =
+        store::repo::user::roles(&t.app.store.db, &doc).await.unwrap().into_iter().map(|r| r.role).collect();
+    assert!(roles.contains(&"doctor".to_owned()) && roles.contains(&"patient".to_owned()));
+    let me = t.get("/api/v1/me", Some(&token)).await.json();
+    assert!(me["patient"]["id_number_masked"].is_string());
+    let again = t
+        .post(
+            "/api/v1/me/patient",
+            serde_json::json!({"id_kind": "resident_id", "id_number": fresh_resident_id()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+}

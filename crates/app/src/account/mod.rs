@@ -11,7 +11,10 @@ mod totp;
 pub use consent::{ConsentView, list_consents, withdraw_consent};
 pub use login::{LoginInput, LoginOutcome, authenticate, login, logout};
 pub use profile::{ProfileView, WardView, my_profile, set_locale};
-pub use register::{RegisterDoctor, RegisterMinor, RegisterPatient, register_doctor, register_minor, register_patient};
+pub use register::{
+    RegisterDoctor, RegisterMinor, RegisterPatient, add_patient_identity, register_doctor, register_minor,
+    register_patient,
+};
 pub use totp::{
     DEMO_TOTP_SECRET, TotpEnrolment, begin_totp_enrolment, confirm_totp_enrolment, pending_enrolment, step_up,
     totp_for_secret,

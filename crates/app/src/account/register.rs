@@ -257,6 +257,44 @@ pub async fn register_doctor(app: &App, ctx: &RequestCtx, input: RegisterDoctor)
     Ok(id)
 }
 
+/// B3: one person may hold several roles — a doctor (or any staff member) adds a verified patient
+/// identity to their own account and can then consult as a patient too.
+pub async fn add_patient_identity(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id_kind: &str,
+    id_number: &str,
+) -> Result<(), AppError> {
+    let kind = parse_kind(id_kind)?;
+    let txn = app.store.begin_write().await?;
+    if repo::patient::find(
+        &txn,
+        &store::repo::scope::PatientScope::granted(&who.user_id, store::repo::scope::Grant::SelfOrGuardian),
+    )
+    .await?
+    .is_some()
+    {
+        return Err(AppError::Conflict("This account already has a patient identity."));
+    }
+    let age = app.insert_patient_profile(&txn, &who.user_id, &who.display_name, kind, id_number, None).await?;
+    if age < GUARDIAN_REQUIRED_UNDER {
+        return Err(AppError::invalid("guardian_required", "Children under 6 are registered by a guardian."));
+    }
+    repo::user::grant_role(&txn, &who.user_id, Role::Patient.as_str(), None, app.clock.now()).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "account.add_patient_identity",
+        Subject { patient_id: Some(&who.user_id), resource: Some("patient_profile") },
+        "ok",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// B2: a guardian registers a child (required under 6) who is linked to them and cannot sign in.
 pub async fn register_minor(
     app: &App,

@@ -92,3 +92,19 @@ pub async fn add_ward(
     .await?;
     Ok((StatusCode::CREATED, Json(json!({"user_id": id}))))
 }
+
+#[derive(Deserialize)]
+pub struct PatientIdentityBody {
+    id_kind: String,
+    id_number: String,
+}
+
+pub async fn add_patient(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    ApiJson(b): ApiJson<PatientIdentityBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    account::add_patient_identity(&s.app, &who, &c.ctx, &b.id_kind, &b.id_number).await?;
+    Ok((StatusCode::CREATED, Json(json!({"patient": true}))))
+}

@@ -53,6 +53,12 @@ pub fn routes(r: Routes) -> Routes {
         .get("/api/v1/me/consents", Authenticated, "Consents given and withdrawn", account::consents)
         .post("/api/v1/me/consents/{kind}/withdraw", Authenticated, "Withdraw a consent", account::withdraw)
         .post(
+            "/api/v1/me/patient",
+            Authenticated,
+            "Add a verified patient identity to one's own account",
+            account::add_patient,
+        )
+        .post(
             "/api/v1/me/wards",
             Roles(&[Role::Patient]),
             "Register a child (under 6 required) linked to the guardian",

@@ -294,3 +294,15 @@ pub async fn withdraw_consent(
         Err(e) => profile_page(&s, &a, &who, Some(&e), FormData::default()).await,
     }
 }
+
+pub async fn add_patient(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    match account::add_patient_identity(&s.app, &who, &a.ctx, f.v("id_kind"), f.v("id_number")).await {
+        Ok(()) => Ok(Redirect::to("/profile").into_response()),
+        Err(e) => profile_page(&s, &a, &who, Some(&e), f).await,
+    }
+}

@@ -40,6 +40,7 @@ pub fn routes(r: Routes) -> Routes {
         .get("/lang/{code}", Public, "Switch language", account::switch_lang)
         .get("/home", Authenticated, "Home page for the user's roles", home::home)
         .get("/profile", Authenticated, "Profile, consents and family members", account::profile)
+        .post("/profile/patient", Authenticated, "Add a patient identity to one's account", account::add_patient)
         .post("/profile/wards", Roles(&[Role::Patient]), "Register a child", account::add_ward)
         .post("/profile/consents/withdraw", Authenticated, "Withdraw a consent", account::withdraw_consent)
         .get("/doctor/verification", Authenticated, "Doctor verification form and status", admin::verification_form)
