@@ -108,9 +108,14 @@ impl Server {
         let shown = crate::config::redact_url(url);
         let store = store::Store::connect(url).await.with_context(|| format!("cannot open database {shown}"))?;
         store.migrate().await.context("migrations failed")?;
-        app::keys::ensure_no_orphaned_data(&store)
-            .await
-            .with_context(|| format!("{shown} already holds data; the benchmark needs an empty database"))?;
+        match app::keys::ensure_no_orphaned_data(&store).await {
+            Ok(()) => {}
+            Err(app::keys::KeyCheckError::Missing) => bail!(
+                "{shown} already holds Yiqiao data; `yiqiao bench` needs an empty database \
+                 (it binds a throwaway key ring to it)"
+            ),
+            Err(e) => return Err(e.into()),
+        }
         let keys = crypto::KeyRing::generate(crypto::CipherKind::Aes256Gcm)?;
         app::keys::check_binding(&store, &keys).await?;
         let app = app::App::new(store, Arc::new(keys), Arc::new(app::SystemClock), app::AppConfig::default());

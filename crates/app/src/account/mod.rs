@@ -33,7 +33,17 @@ fn argon2() -> Result<Argon2<'static>, AppError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// At most one argon2 computation per CPU at a time: each needs 19 MiB, and an unbounded number of
+/// blocking threads (a login storm) would multiply memory without adding throughput.
+fn hash_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+    })
+}
+
 pub async fn hash_password(password: String) -> Result<String, AppError> {
+    let _permit = hash_permits().acquire().await.map_err(|_| AppError::Internal("hash permits"))?;
     tokio::task::spawn_blocking(move || {
         let h: PasswordHash =
             argon2()?.hash_password(password.as_bytes()).map_err(|_| AppError::Internal("argon2 hash"))?;
@@ -59,6 +69,7 @@ fn dummy_hash() -> &'static str {
 }
 
 pub(crate) async fn verify_password(hash: Option<String>, password: String) -> Result<bool, AppError> {
+    let _permit = hash_permits().acquire().await.map_err(|_| AppError::Internal("hash permits"))?;
     tokio::task::spawn_blocking(move || {
         let real = hash.is_some();
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
