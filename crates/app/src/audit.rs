@@ -26,18 +26,8 @@ impl App {
         subject: Subject<'_>,
         outcome: &str,
     ) -> Result<(), AppError> {
-        let ev = NewAuditEvent {
-            actor_user_id: actor.map(|p| p.user_id.clone()),
-            actor_role: actor.map(|p| p.primary_role().as_str().to_owned()),
-            action: action.to_owned(),
-            subject_patient_id: subject.patient_id.map(str::to_owned),
-            resource: subject.resource.map(str::to_owned),
-            outcome: outcome.to_owned(),
-            client_addr: ctx.client_addr.clone(),
-            request_id: ctx.request_id.clone(),
-        };
-        audit::append(txn, &self.keys.current(), self.clock.now(), ev).await?;
-        Ok(())
+        let role = actor.map(|p| p.primary_role().as_str());
+        self.record_as(txn, ctx, actor.map(|p| p.user_id.as_str()), role, action, subject, outcome).await
     }
 
     /// Like [`App::record`] for an actor known only by id (before a session exists).

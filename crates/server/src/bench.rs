@@ -758,6 +758,55 @@ mod tests {
         assert!(domain::validate_id_document(domain::IdDocumentKind::ResidentIdCard, &id, today).is_ok());
     }
 
+    fn report(ok: u64, statuses: &[(u16, u64)]) -> Report {
+        Report {
+            name: "t",
+            clients: 1,
+            wall: Duration::from_secs(1),
+            latencies: vec![1_000; usize::try_from(ok).unwrap()],
+            statuses: statuses.iter().copied().collect(),
+            transport_errors: 0,
+            last_transport_error: None,
+            cpu_ticks: Some(10),
+            peak_rss_kib: Some(1024),
+            peak_rss_reset: true,
+        }
+    }
+
+    #[test]
+    fn verdict_fails_on_errors_as_documented() {
+        assert!(verdict(&[report(100, &[])], true).is_ok());
+        assert!(verdict(&[report(0, &[])], false).is_err(), "no successful request");
+        assert!(verdict(&[report(100, &[(500, 1)])], true).is_err(), "smoke tolerates no error");
+        assert!(verdict(&[report(99, &[(500, 1)])], false).is_ok(), "1 % is tolerated in a full run");
+        assert!(verdict(&[report(98, &[(429, 2)])], false).is_err(), "2 % is not");
+        let r = report(1000, &[]);
+        assert!((r.cpu_per_1000().unwrap() - 0.1).abs() < 1e-9);
+        assert!((r.rate() - 1000.0).abs() < 1e-9);
+    }
+
+    /// The hand-written client against the real router: seed, log in, two requests on one connection.
+    #[tokio::test]
+    async fn client_speaks_to_the_real_router() {
+        let dir = ScratchDir::create().unwrap();
+        let server = Server::start(&dir.sqlite_url()).await.unwrap();
+        seed(&server.app).await.unwrap();
+        let token = login_token(server.addr).await.unwrap();
+        let mut conn = Conn::connect(server.addr).await.unwrap();
+        let me = get_request(server.addr, "/api/v1/me", Some(&token));
+        for _ in 0..2 {
+            let r = conn.exchange(&me, true).await.unwrap();
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            assert!(!r.close);
+        }
+        let r = conn.exchange(&get_request(server.addr, "/api/v1/institutions", None), true).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["items"].as_array().map(Vec::len), Some(DIRECTORY.len()));
+        let r = conn.exchange(&get_request(server.addr, "/api/v1/me", Some("wrong")), false).await.unwrap();
+        assert_eq!(r.status, 401);
+        server.stop().await;
+    }
+
     #[test]
     fn reads_own_cpu_and_memory() {
         if std::path::Path::new("/proc/self/stat").exists() {
