@@ -4,7 +4,9 @@
 
 pub mod account;
 pub mod audit;
+pub mod bus;
 pub mod clock;
+pub mod consultation;
 pub mod demo;
 pub mod error;
 pub mod institution;
@@ -65,11 +67,18 @@ pub struct App {
     pub keys: Arc<keys::KeyHandle>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
+    pub bus: Arc<dyn bus::Bus>,
 }
 
 impl App {
     pub fn new(store: Store, keys: Arc<KeyRing>, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
-        Self { store, keys: Arc::new(keys::KeyHandle::new(keys)), clock, config: Arc::new(config) }
+        Self {
+            store,
+            keys: Arc::new(keys::KeyHandle::new(keys)),
+            clock,
+            config: Arc::new(config),
+            bus: Arc::new(bus::LocalBus::default()),
+        }
     }
 
     /// Encrypts a value bound to its row and column (S1).

@@ -141,3 +141,11 @@ define_id!(
     /// An uploaded file (licence scan, report, image, …).
     FileId
 );
+define_id!(
+    /// An online consultation between a patient and a doctor (A1).
+    ConsultationId
+);
+define_id!(
+    /// One message inside a consultation (A1, archived per C1).
+    MessageId
+);

@@ -11,25 +11,39 @@
 //! - P1 multi-tenant: typed [`ids`] (tenant ids cannot be confused with user
 //!   ids), [`InstitutionKind`].
 //! - PIPL consent: [`ConsentKind`] and the current notice versions.
+//! - A1/A2/A7 online consultations: [`consultation`] (status, kind, SLA,
+//!   transitions, input validation).
+//! - C2 search by disease: [`icd10`] (normalisation, common-code catalogue).
+//! - Q1 red-flag screening ("call 120" notice): [`screening`].
 //!
 //! Invariants: all enums have stable `snake_case` codes; errors never echo
 //! personal data.
 
 #[macro_use]
 pub mod enum_code;
+pub mod consultation;
+pub mod icd10;
 pub mod id_document;
 pub mod ids;
 pub mod mask;
 pub mod role;
+pub mod screening;
 pub mod validate;
 
+pub use consultation::{
+    ConsultationError, ConsultationKind, ConsultationStatus, SlaPolicy, SlaState, after_message, can_close, can_rate,
+    can_send, kind_for, sla_state, validate_client_id, validate_complaint, validate_message_text, validate_rating,
+};
 pub use enum_code::ParseEnumError;
+pub use icd10::{ICD10_COMMON, Icd10Entry, Icd10Error, lookup, normalize_icd10, search};
 pub use id_document::{IdDocumentKind, IdError, Sex, ValidId, age_on, gb11643_check_char, validate_id_document};
 pub use ids::{
-    AuditEventId, ConsentId, DepartmentId, FileId, InstitutionId, ParseIdError, SessionId, UserId, VerificationId,
+    AuditEventId, ConsentId, ConsultationId, DepartmentId, FileId, InstitutionId, MessageId, ParseIdError, SessionId,
+    UserId, VerificationId,
 };
 pub use mask::{mask_id_number, mask_name, mask_phone};
 pub use role::{DoctorTitle, InstitutionKind, Role, VerificationStatus};
+pub use screening::{RED_FLAG_NOTICE_EN, RED_FLAG_NOTICE_ZH, RedFlagHit, RedFlagLexicon, normalize_for_matching};
 pub use validate::{
     ValidationError, normalize_phone, validate_licence_number, validate_login, validate_password, validate_region_code,
 };

@@ -176,6 +176,18 @@ async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Resul
             Err(e) => tracing::error!(error = ?e, "re-encryption failed; it resumes on the next start"),
         }
     });
+    // A2: escalate consultations whose first-response clock ran out. The state lives in the
+    // database, so a breach that happened while the server was down is escalated on the next pass.
+    let sla = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            if let Err(e) = app::consultation::sweep_overdue(&sla).await {
+                tracing::error!(error = ?e, "response-time sweep failed");
+            }
+        }
+    });
     let addr = listen.unwrap_or_else(|| cfg.server.listen.clone());
     let router = web::router(app, cfg.server.secure_cookies);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;

@@ -96,3 +96,19 @@ pub async fn lock_audit_head(txn: &DatabaseTransaction) -> Result<(i64, String),
     let hash: String = row.try_get("", "hash")?;
     Ok((seq, hash))
 }
+
+/// Reads one row by primary key for update: `SELECT … FOR UPDATE` on PostgreSQL; on SQLite the
+/// surrounding `BEGIN IMMEDIATE` already holds the write lock.
+pub async fn find_for_update<E>(txn: &DatabaseTransaction, id: String) -> Result<Option<E::Model>, StoreError>
+where
+    E: sea_orm::EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<String>,
+{
+    use sea_orm::QuerySelect;
+    let q = E::find_by_id(id);
+    let q = match txn.get_database_backend() {
+        DbBackend::Postgres => q.lock_exclusive(),
+        _ => q,
+    };
+    Ok(q.one(txn).await?)
+}

@@ -192,6 +192,42 @@ impl TestApp {
         (id, secret)
     }
 
+    /// Marks a doctor as verified in `department` (what an admin's approval does).
+    pub async fn approve_doctor(&self, user_id: &str, institution_id: &str, department_id: &str) {
+        let id = domain::VerificationId::new().to_string();
+        let licence = format!("{:015}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000_000);
+        store::repo::verification::insert(
+            &self.app.store.db,
+            store::entity::doctor_verification::Model {
+                licence_number_enc: self
+                    .app
+                    .keys
+                    .current()
+                    .encrypt(
+                        licence.as_bytes(),
+                        &crypto::Aad { table: "doctor_verifications", column: "licence_number_enc", row_id: &id },
+                    )
+                    .expect("enc"),
+                licence_bidx: self.app.keys.current().blind_index("licence", &licence),
+                id,
+                user_id: user_id.to_owned(),
+                title: "attending".into(),
+                institution_id: institution_id.to_owned(),
+                department_id: department_id.to_owned(),
+                specialties: String::new(),
+                licence_file_id: String::new(),
+                employment_file_id: String::new(),
+                status: "approved".into(),
+                reviewer_id: None,
+                review_reason: None,
+                submitted_at: self.app.clock.now(),
+                reviewed_at: Some(self.app.clock.now()),
+            },
+        )
+        .await
+        .expect("verification");
+    }
+
     /// A session for `user_id` created directly (fast; second factor already passed).
     pub async fn session_for(&self, user_id: &str) -> String {
         use sha2::Digest;

@@ -3,11 +3,16 @@
 pub mod app_meta;
 pub mod audit_event;
 pub mod consent;
+pub mod consultation;
+pub mod consultation_diagnosis;
+pub mod consultation_message;
+pub mod consultation_read;
 pub mod department;
 pub mod doctor_verification;
 pub mod file;
 pub mod institution;
 pub mod patient_profile;
+pub mod red_flag_term;
 pub mod session;
 pub mod user;
 pub mod user_role;

@@ -3,10 +3,13 @@
 //! data take a [`scope::PatientScope`] that only the `app` policy layer mints.
 
 pub mod audit;
+pub mod consent;
+pub mod consultation;
 pub mod file;
 pub mod institution;
 pub mod meta;
 pub mod patient;
+pub mod red_flag;
 pub mod reencrypt;
 pub mod scope;
 pub mod session;

@@ -21,6 +21,11 @@ pub const ENCRYPTED_COLUMNS: &[(&str, &str, &str)] = &[
     ("patient_profiles", "user_id", "birth_date_enc"),
     ("doctor_verifications", "id", "licence_number_enc"),
     ("files", "id", "data_enc"),
+    ("consultations", "id", "complaint_enc"),
+    ("consultations", "id", "prior_diagnosis_enc"),
+    ("consultations", "id", "summary_enc"),
+    ("consultations", "id", "rating_comment_enc"),
+    ("consultation_messages", "id", "body_enc"),
 ];
 
 /// Outcome of one pass.

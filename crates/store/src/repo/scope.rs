@@ -33,3 +33,15 @@ impl PatientScope {
         self.grant
     }
 }
+
+/// What one user may see of consultations (S2): their own (and their wards') as a patient, those
+/// assigned to them as a doctor, and unclaimed team consultations of their departments. Minted by
+/// `app` after it checked roles and verification.
+#[derive(Debug, Clone, Default)]
+pub struct ConsultationScope {
+    pub user_id: String,
+    /// The user and the minors they are guardian of.
+    pub patient_ids: Vec<String>,
+    /// Departments of a verified doctor (empty for everyone else).
+    pub department_ids: Vec<String>,
+}

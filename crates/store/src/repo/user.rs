@@ -110,3 +110,15 @@ pub async fn list_staff_of(
         .all(db)
         .await?)
 }
+
+/// Institution admins of an institution (escalation recipients).
+pub async fn admins_of(db: &impl ConnectionTrait, institution_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(user_role::Entity::find()
+        .filter(user_role::Column::InstitutionId.eq(institution_id))
+        .filter(user_role::Column::Role.eq("institution_admin"))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect())
+}

@@ -47,3 +47,24 @@ pub async fn update(db: &impl ConnectionTrait, row: dv::Model) -> Result<(), Sto
     dv::Entity::update(am).exec(db).await?;
     Ok(())
 }
+
+/// User ids of doctors whose latest approved verification is in `department_id`.
+pub async fn approved_doctors_in(db: &impl ConnectionTrait, department_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(dv::Entity::find()
+        .filter(dv::Column::DepartmentId.eq(department_id))
+        .filter(dv::Column::Status.eq("approved"))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|v| v.user_id)
+        .collect())
+}
+
+/// Every approved verification (the doctor directory).
+pub async fn list_approved(db: &impl ConnectionTrait) -> Result<Vec<dv::Model>, StoreError> {
+    Ok(dv::Entity::find()
+        .filter(dv::Column::Status.eq("approved"))
+        .order_by_asc(dv::Column::SubmittedAt)
+        .all(db)
+        .await?)
+}

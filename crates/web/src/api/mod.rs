@@ -4,6 +4,8 @@
 mod account;
 pub(crate) mod admin;
 mod auth;
+mod consultation;
+mod ws;
 
 use domain::Role;
 
@@ -106,4 +108,60 @@ pub fn routes(r: Routes) -> Routes {
             admin::audit_events,
         )
         .get("/api/v1/openapi.json", Public, "This API as OpenAPI 3", crate::openapi::document)
+        .get(
+            "/api/v1/doctors",
+            Public,
+            "Verified doctors (?q= name, specialty or department; ?department=)",
+            consultation::doctors,
+        )
+        .post(
+            "/api/v1/consultations",
+            Roles(&[Role::Patient]),
+            "Start a consultation with a doctor or a department",
+            consultation::start,
+        )
+        .get(
+            "/api/v1/consultations",
+            Authenticated,
+            "The caller's consultations (patient side and doctor queue)",
+            consultation::list,
+        )
+        .get(
+            "/api/v1/consultations/{id}",
+            Authenticated,
+            "One consultation (404 for anyone outside it)",
+            consultation::get,
+        )
+        .post(
+            "/api/v1/consultations/{id}/messages",
+            Authenticated,
+            "Send a message {client_id, text}; resends are idempotent",
+            consultation::send,
+        )
+        .get(
+            "/api/v1/consultations/{id}/messages",
+            Authenticated,
+            "Messages after ?after=SEQ, in order",
+            consultation::messages,
+        )
+        .post("/api/v1/consultations/{id}/read", Authenticated, "Mark messages up to {seq} as read", consultation::read)
+        .post(
+            "/api/v1/consultations/{id}/claim",
+            Roles(&[Role::Doctor]),
+            "Take an unclaimed team consultation",
+            consultation::claim,
+        )
+        .post(
+            "/api/v1/consultations/{id}/close",
+            Roles(&[Role::Doctor]),
+            "Close with {summary, diagnoses: [ICD-10]}",
+            consultation::close,
+        )
+        .post(
+            "/api/v1/consultations/{id}/rating",
+            Roles(&[Role::Patient]),
+            "Rate a closed consultation {stars 1-5, comment}",
+            consultation::rate,
+        )
+        .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
 }

@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod consult;
 mod home;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,14 @@ pub fn routes(r: Routes) -> Routes {
         .post("/institution/staff", Roles(admins), "Grant a staff role", admin::grant_role)
         .get("/audit", Roles(crate::api::AUDITORS), "Audit log viewer", admin::audit)
         .get("/api/docs", Public, "API reference page", admin::api_docs)
+        .get("/consultations", Authenticated, "My consultations and the doctor's queue", consult::list)
+        .get("/consultations/new", Roles(&[Role::Patient]), "New consultation form", consult::new_form)
+        .post("/consultations", Roles(&[Role::Patient]), "Start a consultation", consult::start)
+        .get("/consultations/{id}", Authenticated, "The conversation", consult::show)
+        .post("/consultations/{id}/messages", Authenticated, "Send a message (form)", consult::send)
+        .post("/consultations/{id}/claim", Roles(&[Role::Doctor]), "Take a team consultation", consult::claim)
+        .post("/consultations/{id}/close", Roles(&[Role::Doctor]), "Close with summary and diagnoses", consult::close)
+        .post("/consultations/{id}/rating", Roles(&[Role::Patient]), "Rate the consultation", consult::rate)
         .get("/static/{*path}", Public, "Embedded assets", crate::assets::serve)
 }
 
@@ -131,6 +140,9 @@ pub fn role_key(r: Role) -> &'static str {
 
 fn nav_for(p: &Principal, t: Tr) -> Vec<NavItem> {
     let mut v = vec![NavItem { href: "/home", label: t.t("nav.home") }];
+    if p.has(Role::Patient) || p.doctor_verified {
+        v.push(NavItem { href: "/consultations", label: t.t("nav.consultations") });
+    }
     if p.has(Role::Doctor) {
         v.push(NavItem { href: "/doctor/verification", label: t.t("nav.verification") });
     }

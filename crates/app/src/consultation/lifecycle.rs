@@ -1,0 +1,184 @@
+//! Claiming a team consultation, closing with summary and ICD-10 diagnoses (C1: a closed record is
+//! immutable), the patient's rating (A7), and the response-time sweep that escalates consultations
+//! whose first-response clock ran out (A2).
+
+use domain::{
+    Role,
+    consultation::{ConsultationStatus, can_close, can_rate, validate_rating},
+    icd10::normalize_icd10,
+};
+use store::repo;
+
+use super::{domain_err, recipients, scope_for, seal_text};
+use crate::{App, AppError, Principal, RequestCtx, audit::Subject};
+
+/// A department doctor takes an unclaimed team consultation.
+pub async fn claim(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<(), AppError> {
+    who.require_verified_doctor()?;
+    let txn = app.store.begin_write().await?;
+    let scope = scope_for(app, &txn, who).await?;
+    let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
+    match &row.doctor_id {
+        Some(d) if d == &who.user_id => return Ok(()),
+        Some(_) => return Err(AppError::Conflict("Another doctor has taken this consultation.")),
+        None => {}
+    }
+    row.doctor_id = Some(who.user_id.clone());
+    row.updated_at = app.clock.now();
+    repo::consultation::update(&txn, row.clone()).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "consultation.claim",
+        Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
+        "ok",
+    )
+    .await?;
+    let to = recipients(&txn, &row).await?;
+    let dept_doctors = match &row.department_id {
+        Some(d) => repo::verification::approved_doctors_in(&txn, d).await?,
+        None => Vec::new(),
+    };
+    txn.commit().await?;
+    let mut all = to;
+    all.extend(dept_doctors);
+    app.publish(all, serde_json::json!({"type": "claimed", "consultation_id": id, "doctor": who.user_id}));
+    Ok(())
+}
+
+/// The doctor closes the consultation with a summary and diagnoses.
+pub async fn close(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    summary: &str,
+    diagnoses: &[String],
+) -> Result<(), AppError> {
+    who.require_verified_doctor()?;
+    let summary = summary.trim();
+    if summary.is_empty() || summary.chars().count() > 4000 {
+        return Err(AppError::invalid("summary_invalid", "Write a summary (up to 4000 characters)."));
+    }
+    let mut codes = Vec::new();
+    for d in diagnoses.iter().filter(|d| !d.trim().is_empty()) {
+        let code = normalize_icd10(d)
+            .map_err(|_| AppError::invalid("icd10_format", "Diagnoses are ICD-10 codes such as I10 or E11.9."))?;
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    if codes.is_empty() {
+        return Err(AppError::invalid("diagnosis_required", "Add at least one ICD-10 diagnosis."));
+    }
+    let txn = app.store.begin_write().await?;
+    let scope = scope_for(app, &txn, who).await?;
+    let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
+    if row.doctor_id.as_deref() != Some(who.user_id.as_str()) {
+        return Err(AppError::Forbidden);
+    }
+    let status: ConsultationStatus = row.status.parse().map_err(|_| AppError::Internal("status"))?;
+    can_close(status).map_err(domain_err)?;
+    let now = app.clock.now();
+    row.status = ConsultationStatus::Closed.as_str().into();
+    row.closed_at = Some(now);
+    row.summary_enc = Some(seal_text(app, "summary_enc", id, summary)?);
+    row.updated_at = now;
+    repo::consultation::update(&txn, row.clone()).await?;
+    repo::consultation::set_diagnoses(&txn, id, &codes).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "consultation.close",
+        Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
+        "ok",
+    )
+    .await?;
+    let to = recipients(&txn, &row).await?;
+    txn.commit().await?;
+    app.publish(to, serde_json::json!({"type": "closed", "consultation_id": id}));
+    Ok(())
+}
+
+/// The patient rates a closed consultation once (A7).
+pub async fn rate(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    stars: u8,
+    comment: &str,
+) -> Result<(), AppError> {
+    who.require(&[Role::Patient])?;
+    validate_rating(stars, comment).map_err(domain_err)?;
+    let txn = app.store.begin_write().await?;
+    let scope = scope_for(app, &txn, who).await?;
+    let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
+    if !scope.patient_ids.contains(&row.patient_id) {
+        return Err(AppError::Forbidden);
+    }
+    let status: ConsultationStatus = row.status.parse().map_err(|_| AppError::Internal("status"))?;
+    can_rate(status, row.rating.is_some()).map_err(domain_err)?;
+    row.rating = Some(i32::from(stars));
+    let comment = comment.trim();
+    row.rating_comment_enc =
+        (!comment.is_empty()).then(|| seal_text(app, "rating_comment_enc", id, comment)).transpose()?;
+    row.rated_at = Some(app.clock.now());
+    repo::consultation::update(&txn, row.clone()).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "consultation.rate",
+        Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
+        "ok",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Escalates every consultation whose first-response clock has run out (A2): records the breach,
+/// audits it and alerts the department's doctors and the patient's side. Safe to run on any
+/// schedule and after downtime: each breach is escalated exactly once.
+pub async fn sweep_overdue(app: &App) -> Result<Vec<String>, AppError> {
+    let now = app.clock.now();
+    let mut done = Vec::new();
+    for candidate in repo::consultation::list_overdue(&app.store.db, now, 200).await? {
+        let txn = app.store.begin_write().await?;
+        let Some(mut row) =
+            store::dialect::find_for_update::<store::entity::consultation::Entity>(&txn, candidate.id.clone()).await?
+        else {
+            continue;
+        };
+        if row.escalated_at.is_some() || row.first_response_at.is_some() || row.closed_at.is_some() {
+            continue;
+        }
+        row.escalated_at = Some(now);
+        row.updated_at = now;
+        repo::consultation::update(&txn, row.clone()).await?;
+        app.record_as(
+            &txn,
+            &RequestCtx::default(),
+            None,
+            Some("system"),
+            "consultation.sla_breach",
+            Subject { patient_id: Some(&row.patient_id), resource: Some(&row.id) },
+            "escalated",
+        )
+        .await?;
+        let mut to = recipients(&txn, &row).await?;
+        if let Some(d) = &row.department_id {
+            to.extend(repo::verification::approved_doctors_in(&txn, d).await?);
+            to.extend(repo::user::admins_of(&txn, &row.institution_id).await?);
+        }
+        txn.commit().await?;
+        to.sort();
+        to.dedup();
+        app.publish(to, serde_json::json!({"type": "escalated", "consultation_id": row.id, "priority": row.priority}));
+        done.push(row.id);
+    }
+    Ok(done)
+}

@@ -1,0 +1,183 @@
+//! The conversation (A1, C1): messages are stored encrypted with a gap-free sequence per
+//! consultation; a resend with the same client id returns the original message (no duplicates after
+//! a dropped connection); readers catch up with `after=SEQ`; delivered/read positions drive the
+//! "sent / delivered / read" marks.
+
+use chrono::{DateTime, Utc};
+use domain::{
+    Role,
+    consultation::{ConsultationStatus, after_message, can_send, validate_client_id, validate_message_text},
+};
+use serde::Serialize;
+use store::{
+    entity::{consultation as c, consultation_message as m},
+    repo,
+};
+
+use super::{domain_err, recipients, scope_for};
+use crate::{App, AppError, Principal, RequestCtx, audit::Subject};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: String,
+    pub consultation_id: String,
+    pub seq: i64,
+    pub sender: String,
+    pub sender_role: String,
+    pub sender_name: String,
+    pub client_id: String,
+    pub kind: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+impl App {
+    async fn message_view(&self, db: &impl sea_orm::ConnectionTrait, row: m::Model) -> Result<MessageView, AppError> {
+        let u = repo::user::get(db, &row.sender_id).await?;
+        Ok(MessageView {
+            text: self.open_str("consultation_messages", "body_enc", &row.id, &row.body_enc)?,
+            sender_name: self.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)?,
+            id: row.id,
+            consultation_id: row.consultation_id,
+            seq: row.seq,
+            sender: row.sender_id,
+            sender_role: row.sender_role,
+            client_id: row.client_id,
+            kind: row.kind,
+            sent_at: row.sent_at,
+        })
+    }
+}
+
+/// Whether `who` acts as the doctor of `row` (assigned, or a department doctor claiming it).
+fn doctor_side(who: &Principal, row: &c::Model, scope: &store::repo::scope::ConsultationScope) -> bool {
+    row.doctor_id.as_deref() == Some(who.user_id.as_str())
+        || (row.doctor_id.is_none() && row.department_id.as_ref().is_some_and(|d| scope.department_ids.contains(d)))
+}
+
+/// Sends a text message; returns it and whether it was new (false for an idempotent resend).
+pub async fn send_message(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    client_id: &str,
+    text: &str,
+) -> Result<(MessageView, bool), AppError> {
+    validate_client_id(client_id).map_err(domain_err)?;
+    let text = validate_message_text(text).map_err(domain_err)?;
+    let txn = app.store.begin_write().await?;
+    let scope = scope_for(app, &txn, who).await?;
+    let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
+    if let Some(existing) = repo::consultation::find_by_client_id(&txn, id, &who.user_id, client_id).await? {
+        let view = app.message_view(&txn, existing).await?;
+        txn.commit().await?;
+        return Ok((view, false));
+    }
+    let as_doctor = doctor_side(who, &row, &scope);
+    if !as_doctor && who.is_staff() && !scope.patient_ids.contains(&row.patient_id) {
+        return Err(AppError::Forbidden);
+    }
+    let status: ConsultationStatus = row.status.parse().map_err(|_| AppError::Internal("status"))?;
+    can_send(status, !as_doctor).map_err(domain_err)?;
+    let now = app.clock.now();
+    if as_doctor {
+        // A team consultation is claimed by the first doctor who answers (A2).
+        if row.doctor_id.is_none() {
+            row.doctor_id = Some(who.user_id.clone());
+        }
+        if row.first_response_at.is_none() {
+            row.first_response_at = Some(now);
+            row.first_responder_id = Some(who.user_id.clone());
+        }
+    }
+    row.status = after_message(status, as_doctor).as_str().into();
+    row.last_seq += 1;
+    row.updated_at = now;
+    let msg_id = domain::MessageId::new().to_string();
+    let msg = m::Model {
+        body_enc: app.seal("consultation_messages", "body_enc", &msg_id, text.as_bytes())?,
+        id: msg_id,
+        consultation_id: id.to_owned(),
+        seq: row.last_seq,
+        sender_id: who.user_id.clone(),
+        sender_role: if as_doctor { Role::Doctor } else { Role::Patient }.as_str().into(),
+        client_id: client_id.to_owned(),
+        kind: "text".into(),
+        sent_at: now,
+    };
+    repo::consultation::insert_message(&txn, msg.clone()).await?;
+    repo::consultation::update(&txn, row.clone()).await?;
+    repo::consultation::mark_position(&txn, id, &who.user_id, row.last_seq, row.last_seq).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "consultation.message",
+        Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
+        "ok",
+    )
+    .await?;
+    let to = recipients(&txn, &row).await?;
+    let view = app.message_view(&txn, msg).await?;
+    txn.commit().await?;
+    app.publish(to, serde_json::json!({"type": "message", "message": view, "status": row.status}));
+    Ok((view, true))
+}
+
+/// Messages after `after` (at most 500), for participants only. Audited as a record view.
+pub async fn messages(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    after: i64,
+) -> Result<Vec<MessageView>, AppError> {
+    let txn = app.store.begin_write().await?;
+    let scope = scope_for(app, &txn, who).await?;
+    let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
+    let mut out = Vec::new();
+    for msg in repo::consultation::messages_after(&txn, id, after.max(0), 500).await? {
+        out.push(app.message_view(&txn, msg).await?);
+    }
+    if let Some(last) = out.last() {
+        repo::consultation::mark_position(&txn, id, &who.user_id, last.seq, 0).await?;
+    }
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "consultation.messages_view",
+        Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
+        "ok",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Marks messages up to `seq` as read by the caller and tells the other side.
+pub async fn mark_read(app: &App, who: &Principal, id: &str, seq: i64) -> Result<(), AppError> {
+    let txn = app.store.begin_write().await?;
+    let scope = scope_for(app, &txn, who).await?;
+    let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
+    let pos =
+        repo::consultation::mark_position(&txn, id, &who.user_id, seq.min(row.last_seq), seq.min(row.last_seq)).await?;
+    let to = recipients(&txn, &row).await?;
+    txn.commit().await?;
+    app.publish(
+        to,
+        serde_json::json!({"type": "read", "consultation_id": id, "user": who.user_id, "read_seq": pos.read_seq}),
+    );
+    Ok(())
+}
+
+/// Tells the other side that `who` is typing (not stored).
+pub async fn typing(app: &App, who: &Principal, id: &str) -> Result<(), AppError> {
+    let db = &app.store.db;
+    let scope = scope_for(app, db, who).await?;
+    let row = repo::consultation::find_scoped(db, &scope, id).await?.ok_or(AppError::NotFound)?;
+    let to: Vec<String> = recipients(db, &row).await?.into_iter().filter(|u| u != &who.user_id).collect();
+    app.publish(to, serde_json::json!({"type": "typing", "consultation_id": id, "user": who.user_id}));
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Online consultations (A1–A7, S2): a patient asks a doctor (or a department's team), the doctor
+//! answers within the response-time guarantee, everything said is stored encrypted and can be read
+//! only by the participants. Each use case checks access through a [`ConsultationScope`], writes
+//! and audits in one transaction, then publishes realtime events.
+
+mod lifecycle;
+mod message;
+mod start;
+mod view;
+
+pub use lifecycle::{claim, close, rate, sweep_overdue};
+pub use message::{MessageView, mark_read, messages, send_message, typing};
+pub use start::{DoctorListing, StartConsultation, list_doctors, start};
+pub use view::{ConsultationSummary, ConsultationView, get, list_mine};
+
+use domain::Role;
+use sea_orm::ConnectionTrait;
+use store::{
+    entity::consultation as c,
+    repo::{self, scope::ConsultationScope},
+};
+
+use crate::{App, AppError, Principal, bus::Event};
+
+/// What `who` may see (S2): as a patient their own and their wards' consultations; as a verified
+/// doctor those assigned to them and the unclaimed ones of their department.
+pub async fn scope_for(app: &App, db: &impl ConnectionTrait, who: &Principal) -> Result<ConsultationScope, AppError> {
+    let mut scope = ConsultationScope { user_id: who.user_id.clone(), ..ConsultationScope::default() };
+    if who.has(Role::Patient) {
+        scope.patient_ids.push(who.user_id.clone());
+        scope.patient_ids.extend(repo::patient::list_wards(db, &who.user_id).await?);
+    }
+    if who.has(Role::Doctor)
+        && who.doctor_verified
+        && who.second_factor
+        && let Some(v) = repo::verification::latest_for_user(db, &who.user_id).await?
+    {
+        scope.department_ids.push(v.department_id);
+    }
+    let _ = app;
+    Ok(scope)
+}
+
+/// Everyone who should hear about changes to `row`: the patient (and guardian), the doctor, or —
+/// while unclaimed — the verified doctors of its department.
+pub(crate) async fn recipients(db: &impl ConnectionTrait, row: &c::Model) -> Result<Vec<String>, AppError> {
+    let mut out = vec![row.patient_id.clone()];
+    if let Some(g) = repo::patient::find(
+        db,
+        &repo::scope::PatientScope::granted(&row.patient_id, repo::scope::Grant::CareRelationship),
+    )
+    .await?
+    .and_then(|p| p.guardian_user_id)
+    {
+        out.push(g);
+    }
+    match (&row.doctor_id, &row.department_id) {
+        (Some(d), _) => out.push(d.clone()),
+        (None, Some(dept)) => out.extend(repo::verification::approved_doctors_in(db, dept).await?),
+        (None, None) => {}
+    }
+    Ok(out)
+}
+
+impl App {
+    pub(crate) fn publish(&self, recipients: Vec<String>, payload: serde_json::Value) {
+        self.bus.publish(Event { recipients, payload });
+    }
+}
+
+pub(crate) fn domain_err(e: domain::consultation::ConsultationError) -> AppError {
+    AppError::invalid(e.code(), e.message())
+}
+
+/// Text stored encrypted in `consultations`.
+pub(crate) fn seal_text(app: &App, column: &str, id: &str, text: &str) -> Result<Vec<u8>, AppError> {
+    app.seal("consultations", column, id, text.as_bytes())
+}
+
+pub(crate) fn open_text(app: &App, column: &str, id: &str, blob: Option<&Vec<u8>>) -> Result<Option<String>, AppError> {
+    blob.map(|b| app.open_str("consultations", column, id, b)).transpose()
+}

@@ -1,0 +1,215 @@
+//! Consultations and their messages (A1, C1, S2). Every read takes a [`ConsultationScope`], so a
+//! consultation is visible only to its patient (or guardian), its doctor, or — while nobody has
+//! claimed it — the doctors of its department.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
+};
+
+use crate::{
+    StoreError, dialect,
+    entity::{consultation as c, consultation_diagnosis as d, consultation_message as m, consultation_read as r},
+    repo::scope::ConsultationScope,
+};
+
+/// Rows the scope may see.
+fn visible(scope: &ConsultationScope) -> Condition {
+    let mut cond = Condition::any().add(c::Column::DoctorId.eq(scope.user_id.clone()));
+    if !scope.patient_ids.is_empty() {
+        cond = cond.add(c::Column::PatientId.is_in(scope.patient_ids.clone()));
+    }
+    if !scope.department_ids.is_empty() {
+        cond = cond.add(
+            Condition::all()
+                .add(c::Column::DoctorId.is_null())
+                .add(c::Column::DepartmentId.is_in(scope.department_ids.clone())),
+        );
+    }
+    cond
+}
+
+pub async fn insert(db: &impl ConnectionTrait, row: c::Model) -> Result<(), StoreError> {
+    let am: c::ActiveModel = row.into();
+    c::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn find_scoped(
+    db: &impl ConnectionTrait,
+    scope: &ConsultationScope,
+    id: &str,
+) -> Result<Option<c::Model>, StoreError> {
+    Ok(c::Entity::find().filter(c::Column::Id.eq(id)).filter(visible(scope)).one(db).await?)
+}
+
+/// Locks the consultation for a write (message sequence, state change) after checking the scope.
+pub async fn lock_scoped(
+    txn: &DatabaseTransaction,
+    scope: &ConsultationScope,
+    id: &str,
+) -> Result<Option<c::Model>, StoreError> {
+    if find_scoped(txn, scope, id).await?.is_none() {
+        return Ok(None);
+    }
+    dialect::find_for_update::<c::Entity>(txn, id.to_owned()).await
+}
+
+/// The patient side: their own and their wards' consultations, newest first.
+pub async fn list_as_patient(
+    db: &impl ConnectionTrait,
+    scope: &ConsultationScope,
+) -> Result<Vec<c::Model>, StoreError> {
+    if scope.patient_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(c::Entity::find()
+        .filter(c::Column::PatientId.is_in(scope.patient_ids.clone()))
+        .order_by_desc(c::Column::CreatedAt)
+        .limit(200)
+        .all(db)
+        .await?)
+}
+
+/// The doctor side: assigned to them or unclaimed in their departments; open ones by due time first.
+pub async fn list_as_doctor(db: &impl ConnectionTrait, scope: &ConsultationScope) -> Result<Vec<c::Model>, StoreError> {
+    let mut cond = Condition::any().add(c::Column::DoctorId.eq(scope.user_id.clone()));
+    if !scope.department_ids.is_empty() {
+        cond = cond.add(
+            Condition::all()
+                .add(c::Column::DoctorId.is_null())
+                .add(c::Column::DepartmentId.is_in(scope.department_ids.clone())),
+        );
+    }
+    Ok(c::Entity::find()
+        .filter(cond)
+        .order_by_asc(c::Column::ClosedAt)
+        .order_by_asc(c::Column::FirstResponseDueAt)
+        .limit(200)
+        .all(db)
+        .await?)
+}
+
+pub async fn update(db: &impl ConnectionTrait, row: c::Model) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
+
+/// Open consultations whose first-response clock ran out before `now` and that were not escalated.
+pub async fn list_overdue(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<c::Model>, StoreError> {
+    Ok(c::Entity::find()
+        .filter(c::Column::FirstResponseAt.is_null())
+        .filter(c::Column::ClosedAt.is_null())
+        .filter(c::Column::EscalatedAt.is_null())
+        .filter(c::Column::FirstResponseDueAt.lt(now))
+        .order_by_asc(c::Column::FirstResponseDueAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+pub async fn insert_message(db: &impl ConnectionTrait, row: m::Model) -> Result<(), StoreError> {
+    let am: m::ActiveModel = row.into();
+    m::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// The message a sender already sent with this client id (idempotent resend).
+pub async fn find_by_client_id(
+    db: &impl ConnectionTrait,
+    consultation_id: &str,
+    sender_id: &str,
+    client_id: &str,
+) -> Result<Option<m::Model>, StoreError> {
+    Ok(m::Entity::find()
+        .filter(m::Column::ConsultationId.eq(consultation_id))
+        .filter(m::Column::SenderId.eq(sender_id))
+        .filter(m::Column::ClientId.eq(client_id))
+        .one(db)
+        .await?)
+}
+
+/// Messages after `after_seq`, in order. The caller has already checked the scope.
+pub async fn messages_after(
+    db: &impl ConnectionTrait,
+    consultation_id: &str,
+    after_seq: i64,
+    limit: u64,
+) -> Result<Vec<m::Model>, StoreError> {
+    Ok(m::Entity::find()
+        .filter(m::Column::ConsultationId.eq(consultation_id))
+        .filter(m::Column::Seq.gt(after_seq))
+        .order_by_asc(m::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+pub async fn set_diagnoses(
+    db: &impl ConnectionTrait,
+    consultation_id: &str,
+    codes: &[String],
+) -> Result<(), StoreError> {
+    d::Entity::delete_many().filter(d::Column::ConsultationId.eq(consultation_id)).exec(db).await?;
+    for code in codes {
+        let am = d::ActiveModel { consultation_id: Set(consultation_id.to_owned()), code: Set(code.clone()) };
+        d::Entity::insert(am).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn diagnoses(db: &impl ConnectionTrait, consultation_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(d::Entity::find()
+        .filter(d::Column::ConsultationId.eq(consultation_id))
+        .order_by_asc(d::Column::Code)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|x| x.code)
+        .collect())
+}
+
+/// Raises a participant's delivered/read positions (never lowers them).
+pub async fn mark_position(
+    db: &impl ConnectionTrait,
+    consultation_id: &str,
+    user_id: &str,
+    delivered: i64,
+    read: i64,
+) -> Result<r::Model, StoreError> {
+    let existing = r::Entity::find_by_id((consultation_id.to_owned(), user_id.to_owned())).one(db).await?;
+    let (old_d, old_r) = existing.as_ref().map_or((0, 0), |e| (e.delivered_seq, e.read_seq));
+    let row = r::Model {
+        consultation_id: consultation_id.to_owned(),
+        user_id: user_id.to_owned(),
+        delivered_seq: old_d.max(delivered).max(read),
+        read_seq: old_r.max(read),
+    };
+    let am: r::ActiveModel = row.clone().into();
+    r::Entity::insert(am)
+        .on_conflict(
+            OnConflict::columns([r::Column::ConsultationId, r::Column::UserId])
+                .update_columns([r::Column::DeliveredSeq, r::Column::ReadSeq])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
+pub async fn positions(db: &impl ConnectionTrait, consultation_id: &str) -> Result<Vec<r::Model>, StoreError> {
+    Ok(r::Entity::find().filter(r::Column::ConsultationId.eq(consultation_id)).all(db).await?)
+}
+
+/// All diagnoses of many consultations at once (list pages).
+pub async fn diagnoses_of(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<d::Model>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(d::Entity::find().filter(d::Column::ConsultationId.is_in(ids.to_vec())).all(db).await?)
+}

@@ -1,0 +1,192 @@
+//! Consultations over the API on both engines (A1, A2, A7, C1, S2): access (another patient → 404,
+//! unverified doctor → 403), idempotent sends, catch-up by sequence without gaps or duplicates,
+//! team claim, response clocks and escalation to the second, closing and rating.
+
+use chrono::Duration;
+use domain::Role;
+use http::StatusCode;
+use serde_json::json;
+use testkit::{TestApp, fresh_resident_id};
+
+struct World {
+    t: TestApp,
+    patient: String,
+    other_patient: String,
+    doctor: String,
+    doctor_id: String,
+    department: String,
+}
+
+/// A hospital with one verified doctor in cardiology and two patients.
+async fn world() -> World {
+    let t = TestApp::new().await;
+    let (inst, dept) = t.institution("Consult Hospital").await;
+    let (doctor_id, secret) = t.user_with_role("dr-c", Role::Doctor, Some(inst.clone())).await;
+    t.approve_doctor(&doctor_id, &inst, &dept).await;
+    let doctor = t.token("dr-c", Some(&t.totp(&secret))).await;
+    t.register_patient("pat-c", &fresh_resident_id()).await;
+    t.register_patient("pat-d", &fresh_resident_id()).await;
+    let patient = t.token("pat-c", None).await;
+    let other_patient = t.token("pat-d", None).await;
+    World { t, patient, other_patient, doctor, doctor_id, department: dept }
+}
+
+#[tokio::test]
+async fn a_consultation_is_seen_only_by_its_participants() {
+    let w = world().await;
+    let t = &w.t;
+    let r = t
+        .post(
+            "/api/v1/consultations",
+            json!({"doctor": w.doctor_id, "complaint": "血压控制不好，头晕两天"}),
+            Some(&w.patient),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.json()["status"], "waiting");
+    assert!(r.json()["first_response_due_at"].is_string());
+    assert_eq!(t.get(&format!("/api/v1/consultations/{id}"), Some(&w.patient)).await.status, StatusCode::OK);
+    assert_eq!(t.get(&format!("/api/v1/consultations/{id}"), Some(&w.doctor)).await.status, StatusCode::OK);
+    let other = t.get(&format!("/api/v1/consultations/{id}"), Some(&w.other_patient)).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "another patient must not learn it exists");
+    let other = t
+        .post(
+            &format!("/api/v1/consultations/{id}/messages"),
+            json!({"client_id": "x1", "text": "hi"}),
+            Some(&w.other_patient),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let list = t.get("/api/v1/consultations", Some(&w.other_patient)).await.json();
+    assert!(list["items"].as_array().unwrap().is_empty());
+
+    // An unverified doctor gets 403, not data.
+    let (_, s2) = t.user_with_role("dr-unverified", Role::Doctor, None).await;
+    let unverified = t.token("dr-unverified", Some(&t.totp(&s2))).await;
+    let r = t.post(&format!("/api/v1/consultations/{id}/claim"), json!({}), Some(&unverified)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.code(), "doctor_not_verified");
+    assert_eq!(t.get(&format!("/api/v1/consultations/{id}"), Some(&unverified)).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn resends_are_idempotent_and_catch_up_has_no_gaps_or_duplicates() {
+    let w = world().await;
+    let t = &w.t;
+    let id = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "复诊：高血压"}), Some(&w.patient))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/consultations/{id}/messages");
+    let first = t.post(&path, json!({"client_id": "c-1", "text": "今天 150/95"}), Some(&w.patient)).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let again = t.post(&path, json!({"client_id": "c-1", "text": "今天 150/95"}), Some(&w.patient)).await;
+    assert_eq!(again.status, StatusCode::OK, "a resend answers with the stored message");
+    assert_eq!(first.json()["id"], again.json()["id"]);
+    for i in 0..5 {
+        let who = if i % 2 == 0 { &w.doctor } else { &w.patient };
+        let r = t.post(&path, json!({"client_id": format!("m-{i}"), "text": format!("message {i}")}), Some(who)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let all = t.get(&format!("{path}?after=0"), Some(&w.patient)).await.json();
+    let seqs: Vec<i64> = all["items"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=7).collect::<Vec<_>>(), "complaint + 6 messages, gap-free, once each");
+    let missed = t.get(&format!("{path}?after=4"), Some(&w.doctor)).await.json();
+    let seqs: Vec<i64> = missed["items"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, vec![5, 6, 7], "reconnect replays exactly the missed messages, in order");
+    assert_eq!(t.get(&format!("/api/v1/consultations/{id}"), Some(&w.patient)).await.json()["status"], "active");
+}
+
+#[tokio::test]
+async fn team_consultations_are_claimed_and_clocks_escalate_to_the_second() {
+    let w = world().await;
+    let t = &w.t;
+    let r = t
+        .post(
+            "/api/v1/consultations",
+            json!({"department": w.department, "complaint": "突然胸痛，出汗"}),
+            Some(&w.patient),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["priority"], true, "red-flag words force priority");
+    assert!(v["red_flags"].as_array().unwrap().iter().any(|f| f == "cardiac"));
+    let id = v["id"].as_str().unwrap().to_owned();
+    // The department's doctor sees it in the queue before anyone claims it.
+    let queue = t.get("/api/v1/consultations", Some(&w.doctor)).await.json();
+    assert!(queue["items"].as_array().unwrap().iter().any(|c| c["id"] == id.as_str()));
+    // Priority: 15 minutes. At 15:00 it is still on time; one second later it is escalated once.
+    t.clock.advance(Duration::minutes(15));
+    assert!(app::consultation::sweep_overdue(&t.app).await.unwrap().is_empty());
+    t.clock.advance(Duration::seconds(1));
+    assert_eq!(app::consultation::sweep_overdue(&t.app).await.unwrap(), vec![id.clone()]);
+    assert!(app::consultation::sweep_overdue(&t.app).await.unwrap().is_empty(), "escalated exactly once");
+    let v = t.get(&format!("/api/v1/consultations/{id}"), Some(&w.doctor)).await.json();
+    assert_eq!(v["escalated"], true);
+    assert_eq!(v["sla"]["state"], "breached");
+    // Claim, answer, close, rate.
+    assert_eq!(
+        t.post(&format!("/api/v1/consultations/{id}/claim"), json!({}), Some(&w.doctor)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    t.post(
+        &format!("/api/v1/consultations/{id}/messages"),
+        json!({"client_id": "d1", "text": "请立即拨打120"}),
+        Some(&w.doctor),
+    )
+    .await;
+    let close = format!("/api/v1/consultations/{id}/close");
+    assert_eq!(
+        t.post(&close, json!({"summary": "疑似急性冠脉综合征，已建议急诊", "diagnoses": ["bad"]}), Some(&w.doctor))
+            .await
+            .code(),
+        "icd10_format"
+    );
+    let r = t
+        .post(
+            &close,
+            json!({"summary": "疑似急性冠脉综合征，已建议急诊", "diagnoses": ["i20.0", "R07.4"]}),
+            Some(&w.doctor),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let after = t
+        .post(
+            &format!("/api/v1/consultations/{id}/messages"),
+            json!({"client_id": "p9", "text": "谢谢"}),
+            Some(&w.patient),
+        )
+        .await;
+    assert_eq!(after.code(), "consultation_closed", "a closed record is immutable");
+    let rate = format!("/api/v1/consultations/{id}/rating");
+    assert_eq!(t.post(&rate, json!({"stars": 9}), Some(&w.patient)).await.code(), "rating_invalid");
+    assert_eq!(
+        t.post(&rate, json!({"stars": 5, "comment": "很及时"}), Some(&w.patient)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(t.post(&rate, json!({"stars": 4}), Some(&w.patient)).await.code(), "already_rated");
+    let v = t.get(&format!("/api/v1/consultations/{id}"), Some(&w.patient)).await.json();
+    assert_eq!(v["diagnoses"][0]["code"], "I20.0");
+    assert_eq!(v["rating"], 5);
+}
+
+#[tokio::test]
+async fn consultation_text_is_encrypted_at_rest() {
+    let w = world().await;
+    let secret_words = "左下腹隐痛三周伴便秘";
+    let r =
+        w.t.post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": secret_words}), Some(&w.patient))
+            .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    use sea_orm::EntityTrait;
+    let rows = store::entity::consultation_message::Entity::find().all(&w.t.app.store.db).await.unwrap();
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert!(!row.body_enc.windows(secret_words.len()).any(|x| x == secret_words.as_bytes()));
+    }
+}

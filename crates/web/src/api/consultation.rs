@@ -1,0 +1,178 @@
+//! `/api/v1/doctors` and `/api/v1/consultations/*` (A1–A7): the consultation contract that outside
+//! systems rely on.
+
+use app::consultation::{self, StartConsultation};
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    auth::{Auth, Caller},
+    error::{ApiJson, ApiResult},
+};
+
+#[derive(Deserialize, Default)]
+pub struct DoctorQuery {
+    #[serde(default)]
+    q: String,
+    department: Option<String>,
+}
+
+pub async fn doctors(State(s): State<AppState>, Query(q): Query<DoctorQuery>) -> ApiResult<Json<Value>> {
+    let items = consultation::list_doctors(&s.app, &q.q, q.department.as_deref().filter(|d| !d.is_empty())).await?;
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|d| {
+            json!({"id": d.id, "name": d.name, "title": d.title, "department": d.department,
+                   "department_id": d.department_id, "institution": d.institution, "specialties": d.specialties})
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+pub struct StartBody {
+    doctor: Option<String>,
+    department: Option<String>,
+    complaint: String,
+    #[serde(default)]
+    priority: bool,
+    prior_diagnosis: Option<String>,
+    #[serde(default)]
+    has_proof: bool,
+    patient: Option<String>,
+}
+
+pub async fn start(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    ApiJson(b): ApiJson<StartBody>,
+) -> ApiResult<(StatusCode, Json<consultation::ConsultationView>)> {
+    let input = StartConsultation {
+        doctor: b.doctor,
+        department: b.department,
+        complaint: b.complaint,
+        priority: b.priority,
+        prior_diagnosis: b.prior_diagnosis,
+        has_proof: b.has_proof,
+        patient: b.patient,
+    };
+    Ok((StatusCode::CREATED, Json(consultation::start(&s.app, &who, &c.ctx, input).await?)))
+}
+
+pub async fn list(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Value>> {
+    let (mine, queue) = consultation::list_mine(&s.app, &who).await?;
+    let mut items = mine;
+    items.extend(queue);
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn get(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let v = consultation::get(&s.app, &who, &c.ctx, &id).await?;
+    Ok(Json(serde_json::to_value(v).unwrap_or_default()))
+}
+
+#[derive(Deserialize)]
+pub struct MessageBody {
+    client_id: String,
+    text: String,
+}
+
+pub async fn send(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<MessageBody>,
+) -> ApiResult<(StatusCode, Json<consultation::MessageView>)> {
+    let (m, created) = consultation::send_message(&s.app, &who, &c.ctx, &id, &b.client_id, &b.text).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(m)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct AfterQuery {
+    #[serde(default)]
+    after: i64,
+}
+
+pub async fn messages(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<AfterQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": consultation::messages(&s.app, &who, &c.ctx, &id, q.after).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct ReadBody {
+    seq: i64,
+}
+
+pub async fn read(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ReadBody>,
+) -> ApiResult<StatusCode> {
+    consultation::mark_read(&s.app, &who, &id, b.seq).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn claim(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    consultation::claim(&s.app, &who, &c.ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct CloseBody {
+    summary: String,
+    #[serde(default)]
+    diagnoses: Vec<String>,
+}
+
+pub async fn close(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CloseBody>,
+) -> ApiResult<Json<Value>> {
+    consultation::close(&s.app, &who, &c.ctx, &id, &b.summary, &b.diagnoses).await?;
+    Ok(Json(json!({"id": id, "status": "closed"})))
+}
+
+#[derive(Deserialize)]
+pub struct RatingBody {
+    stars: u8,
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn rate(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RatingBody>,
+) -> ApiResult<StatusCode> {
+    consultation::rate(&s.app, &who, &c.ctx, &id, b.stars, &b.comment).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,90 @@
+//! `GET /api/v1/ws`: the realtime channel (A1). Server → client: JSON events with a `type`
+//! (`message`, `read`, `typing`, `consultation`, `claimed`, `closed`, `escalated`). Client → server:
+//! `{"type":"typing","consultation_id"}`, `{"type":"read","consultation_id","seq"}` and
+//! `{"type":"send","consultation_id","client_id","text"}` (answered by `{"type":"ack",…}`).
+//! After a reconnect the client asks `GET …/messages?after=SEQ` for exactly what it missed.
+
+use app::{Principal, RequestCtx, consultation};
+use axum::{
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{Message, WebSocket},
+    },
+    response::Response,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    AppState,
+    auth::{Auth, Caller},
+};
+
+pub async fn upgrade(State(s): State<AppState>, Caller(c): Caller, Auth(who): Auth, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| serve(s, who, c.ctx, socket))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientEvent {
+    Typing { consultation_id: String },
+    Read { consultation_id: String, seq: i64 },
+    Send { consultation_id: String, client_id: String, text: String },
+}
+
+async fn serve(s: AppState, who: Principal, ctx: RequestCtx, mut socket: WebSocket) {
+    let mut events = s.app.bus.subscribe();
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) if ev.recipients.iter().any(|r| r == &who.user_id) => {
+                    if socket.send(Message::Text(ev.payload.to_string().into())).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                // Too slow to keep up: tell the client to catch up by sequence.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if socket.send(Message::Text(json!({"type": "resync"}).to_string().into())).await.is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            },
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(r) = handle(&s, &who, &ctx, &text).await
+                        && socket.send(Message::Text(r.to_string().into())).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+async fn handle(s: &AppState, who: &Principal, ctx: &RequestCtx, text: &str) -> Option<serde_json::Value> {
+    let Ok(ev) = serde_json::from_str::<ClientEvent>(text) else {
+        return Some(json!({"type": "error", "code": "bad_event", "message": "Unknown event."}));
+    };
+    let result = match ev {
+        ClientEvent::Typing { consultation_id } => {
+            consultation::typing(&s.app, who, &consultation_id).await.map(|()| None)
+        }
+        ClientEvent::Read { consultation_id, seq } => {
+            consultation::mark_read(&s.app, who, &consultation_id, seq).await.map(|()| None)
+        }
+        ClientEvent::Send { consultation_id, client_id, text } => {
+            consultation::send_message(&s.app, who, ctx, &consultation_id, &client_id, &text)
+                .await
+                .map(|(m, _)| Some(json!({"type": "ack", "client_id": client_id, "message": m})))
+        }
+    };
+    match result {
+        Ok(reply) => reply,
+        Err(e) => Some(json!({"type": "error", "code": e.code(), "message": crate::error::public_message(&e)})),
+    }
+}

@@ -1,0 +1,191 @@
+//! Consultation pages (A1–A7): the patient's list and "new consultation" form, the doctor's queue
+//! with live countdowns, and the conversation page. Everything works as plain forms; the small
+//! `consult.js` module adds live messages, receipts, typing and countdowns over the WebSocket.
+
+use app::{
+    AppError,
+    consultation::{self, ConsultationSummary, ConsultationView, DoctorListing, MessageView, StartConsultation},
+    institution::{self, InstitutionView},
+};
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    response::{IntoResponse, Redirect},
+};
+
+use super::{Chrome, FormData, PageError, PageResult, render};
+use crate::{
+    AppState,
+    auth::{Auth, Authed, Caller},
+};
+
+#[derive(Template)]
+#[template(path = "consultations.html")]
+pub struct ListPage {
+    pub c: Chrome,
+    pub mine: Vec<ConsultationSummary>,
+    pub queue: Vec<ConsultationSummary>,
+    pub is_patient: bool,
+    pub is_doctor: bool,
+}
+
+pub async fn list(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth) -> PageResult {
+    let (mine, queue) = consultation::list_mine(&s.app, &who).await.map_err(|e| PageError::new(e, &a))?;
+    let is_doctor = who.doctor_verified && who.second_factor;
+    Ok(render(&ListPage {
+        c: Chrome::new(&a, "/consultations"),
+        mine,
+        queue,
+        is_patient: who.has(domain::Role::Patient),
+        is_doctor,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "consultation_new.html")]
+pub struct NewPage {
+    pub c: Chrome,
+    pub institutions: Vec<InstitutionView>,
+    pub doctors: Vec<DoctorListing>,
+    pub f: FormData,
+}
+
+async fn new_page(s: &AppState, a: &Authed, err: Option<&AppError>, f: FormData) -> PageResult {
+    let institutions = institution::list(&s.app).await.map_err(|e| PageError::new(e, a))?;
+    let doctors = consultation::list_doctors(&s.app, f.v("q"), None).await.map_err(|e| PageError::new(e, a))?;
+    let mut c = Chrome::new(a, "/consultations/new");
+    if let Some(e) = err {
+        c = c.with_error(e);
+    }
+    Ok(render(&NewPage { c, institutions, doctors, f }))
+}
+
+pub async fn new_form(State(s): State<AppState>, Caller(a): Caller, Query(f): Query<FormData>) -> PageResult {
+    new_page(&s, &a, None, f).await
+}
+
+pub async fn start(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let target = f.v("target");
+    let (doctor, department) = match target.split_once(':') {
+        Some(("doctor", id)) => (Some(id.to_owned()), None),
+        Some(("department", id)) => (None, Some(id.to_owned())),
+        _ => (None, None),
+    };
+    let input = StartConsultation {
+        doctor,
+        department,
+        complaint: f.v("complaint").into(),
+        priority: f.checked("priority"),
+        prior_diagnosis: Some(f.v("prior_diagnosis").to_owned()),
+        has_proof: f.checked("has_proof"),
+        patient: Some(f.v("patient").to_owned()).filter(|p| !p.is_empty()),
+    };
+    match consultation::start(&s.app, &who, &a.ctx, input).await {
+        Ok(v) => Ok(Redirect::to(&format!("/consultations/{}", v.s.id)).into_response()),
+        Err(e) => new_page(&s, &a, Some(&e), f).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "consultation.html")]
+pub struct ConversationPage {
+    pub c: Chrome,
+    pub v: ConsultationView,
+    pub messages: Vec<MessageView>,
+    pub me: String,
+    pub can_close: bool,
+    pub can_claim: bool,
+    pub can_rate: bool,
+    pub icd10: Vec<&'static domain::icd10::Icd10Entry>,
+    pub f: FormData,
+}
+
+async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>, f: FormData) -> PageResult {
+    let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;
+    let v = consultation::get(&s.app, who, &a.ctx, id).await.map_err(|e| PageError::new(e, a))?;
+    let messages = consultation::messages(&s.app, who, &a.ctx, id, 0).await.map_err(|e| PageError::new(e, a))?;
+    let open = v.s.status != "closed";
+    let mine = v.s.doctor_id.as_deref() == Some(who.user_id.as_str());
+    let mut c = Chrome::new(a, "/consultations");
+    if let Some(e) = err {
+        c = c.with_error(e);
+    }
+    Ok(render(&ConversationPage {
+        can_close: open && mine,
+        can_claim: open && v.s.doctor_id.is_none() && !v.as_patient,
+        can_rate: !open && v.as_patient && v.rating.is_none(),
+        icd10: domain::icd10::ICD10_COMMON.iter().collect(),
+        me: who.user_id.clone(),
+        c,
+        v,
+        messages,
+        f,
+    }))
+}
+
+pub async fn show(State(s): State<AppState>, Caller(a): Caller, Path(id): Path<String>) -> PageResult {
+    conversation(&s, &a, &id, None, FormData::default()).await
+}
+
+pub async fn send(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let client_id = Some(f.v("client_id").to_owned())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    match consultation::send_message(&s.app, &who, &a.ctx, &id, &client_id, f.v("text")).await {
+        Ok(_) => Ok(Redirect::to(&format!("/consultations/{id}#end")).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
+    }
+}
+
+pub async fn claim(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> PageResult {
+    match consultation::claim(&s.app, &who, &a.ctx, &id).await {
+        Ok(()) => Ok(Redirect::to(&format!("/consultations/{id}")).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), FormData::default()).await,
+    }
+}
+
+pub async fn close(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let codes: Vec<String> =
+        f.v("diagnoses").split([',', ' ', '，', ';']).map(str::to_owned).filter(|c| !c.is_empty()).collect();
+    match consultation::close(&s.app, &who, &a.ctx, &id, f.v("summary"), &codes).await {
+        Ok(()) => Ok(Redirect::to(&format!("/consultations/{id}")).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
+    }
+}
+
+pub async fn rate(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let stars = f.v("stars").parse().unwrap_or(0);
+    match consultation::rate(&s.app, &who, &a.ctx, &id, stars, f.v("comment")).await {
+        Ok(()) => Ok(Redirect::to(&format!("/consultations/{id}")).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
+    }
+}

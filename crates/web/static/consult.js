@@ -1,0 +1,161 @@
+// Live parts of the consultation pages (A1, A2): countdowns, the WebSocket for new messages,
+// receipts and typing, sending without a page reload, and catch-up by sequence after reconnecting.
+// Everything here is an enhancement: the forms work without it.
+
+const i18n = document.getElementById('i18n')?.dataset ?? {};
+
+// Countdowns: "mm:ss" left, red when overdue.
+function tick() {
+  for (const el of document.querySelectorAll('.countdown[data-due]')) {
+    const left = Math.round((Date.parse(el.dataset.due) - Date.now()) / 1000);
+    const abs = Math.abs(left);
+    const text = `${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+    el.textContent = left >= 0 ? text : `${i18n.overdue ?? '+'} ${text}`;
+    el.classList.toggle('overdue', left < 0);
+    el.classList.toggle('soon', left >= 0 && left < 300);
+  }
+}
+tick();
+setInterval(tick, 1000);
+
+// Red-flag hint while typing the complaint (the server decides for real).
+const complaint = document.querySelector('[data-red-flag-check]');
+if (complaint) {
+  const words = ['胸痛', '胸闷', '呼吸困难', '喘不上气', '意识不清', '昏迷', '晕厥', '大出血', '吐血', '口角歪斜', '说话不清', '自杀', '不想活', 'chest pain', 'breath', 'unconscious', 'faint', 'bleeding', 'stroke', 'suicid', 'kill myself'];
+  const box = document.getElementById('red-flag');
+  const check = () => { const t = complaint.value.toLowerCase(); box.hidden = !words.some((w) => t.includes(w)); };
+  complaint.addEventListener('input', check);
+  check();
+}
+
+const chat = document.getElementById('chat');
+const queue = document.getElementById('queue');
+
+function connect(onEvent) {
+  let delay = 500;
+  let ws;
+  const open = () => {
+    ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`);
+    ws.onopen = () => { delay = 500; document.body.classList.remove('reconnecting'); onEvent({ type: 'open' }); };
+    ws.onmessage = (e) => { try { onEvent(JSON.parse(e.data)); } catch { /* ignore malformed */ } };
+    ws.onclose = () => { document.body.classList.add('reconnecting'); setTimeout(open, delay); delay = Math.min(delay * 2, 10000); };
+  };
+  open();
+  return { send: (obj) => ws?.readyState === 1 && ws.send(JSON.stringify(obj)) };
+}
+
+if (queue) {
+  // The queue reloads itself when something arrives for it.
+  let pending = false;
+  connect((ev) => {
+    if (['consultation', 'claimed', 'escalated', 'message', 'closed'].includes(ev.type) && !pending) {
+      pending = true;
+      setTimeout(() => location.reload(), 300);
+    }
+  });
+}
+
+if (chat) {
+  const id = chat.dataset.id;
+  const me = chat.dataset.me;
+  const list = document.getElementById('messages');
+  const csrf = chat.dataset.csrf;
+  let lastSeq = Number(chat.dataset.lastSeq);
+  const seen = new Set([...list.querySelectorAll('[data-seq]')].map((li) => Number(li.dataset.seq)));
+
+  const receipt = (seq, readSeq) => (seq <= readSeq ? i18n.read : i18n.sent);
+  function add(m) {
+    if (seen.has(m.seq)) return;
+    seen.add(m.seq);
+    lastSeq = Math.max(lastSeq, m.seq);
+    const li = document.createElement('li');
+    li.className = `msg${m.sender === me ? ' mine' : ''}`;
+    li.dataset.seq = m.seq;
+    const bubble = document.createElement('div');
+    bubble.className = 'bubble';
+    bubble.textContent = m.text;
+    const meta = document.createElement('div');
+    meta.className = 'meta';
+    const t = new Date(m.sent_at);
+    meta.textContent = `${m.sender_name} · ${String(t.getMonth() + 1).padStart(2, '0')}-${String(t.getDate()).padStart(2, '0')} ${String(t.getHours()).padStart(2, '0')}:${String(t.getMinutes()).padStart(2, '0')}`;
+    if (m.sender === me) {
+      const r = document.createElement('span');
+      r.className = 'receipt';
+      r.textContent = i18n.sent;
+      meta.append(' · ', r);
+    }
+    li.append(bubble, meta);
+    // Keep sequence order even if events arrive out of order.
+    const after = [...list.children].find((x) => Number(x.dataset.seq) > m.seq);
+    list.insertBefore(li, after ?? null);
+    li.scrollIntoView({ block: 'end' });
+  }
+  async function catchUp() {
+    const r = await fetch(`/api/v1/consultations/${id}/messages?after=${lastSeq}`, { credentials: 'same-origin' });
+    if (r.ok) (await r.json()).items.forEach(add);
+    markRead();
+  }
+  let readTimer;
+  function markRead() {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(() => sock.send({ type: 'read', consultation_id: id, seq: lastSeq }), 200);
+  }
+  const typing = document.getElementById('typing');
+  let typingTimer;
+  const sock = connect((ev) => {
+    if (ev.type === 'open' || ev.type === 'resync') catchUp();
+    if (ev.type === 'message' && ev.message.consultation_id === id) {
+      add(ev.message);
+      if (ev.message.sender !== me) { typing.hidden = true; markRead(); }
+      const st = document.getElementById('status');
+      if (st && ev.status) st.className = `badge status-${ev.status}`;
+    }
+    if (ev.type === 'read' && ev.consultation_id === id && ev.user !== me) {
+      for (const li of list.querySelectorAll('.msg.mine')) {
+        const r = li.querySelector('.receipt');
+        if (r) r.textContent = receipt(Number(li.dataset.seq), ev.read_seq);
+      }
+    }
+    if (ev.type === 'typing' && ev.consultation_id === id && ev.user !== me) {
+      typing.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => { typing.hidden = true; }, 4000);
+    }
+    if ((ev.type === 'closed' || ev.type === 'claimed') && ev.consultation_id === id) location.reload();
+  });
+  const form = document.getElementById('composer');
+  if (form) {
+    const text = form.querySelector('textarea');
+    let lastTyping = 0;
+    text.addEventListener('input', () => {
+      if (Date.now() - lastTyping > 2000) { lastTyping = Date.now(); sock.send({ type: 'typing', consultation_id: id }); }
+    });
+    text.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const body = text.value.trim();
+      if (!body) return;
+      // The client id makes a resend after a dropped connection idempotent.
+      const clientId = crypto.randomUUID().replaceAll('-', '');
+      const button = form.querySelector('button');
+      button.disabled = true;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          const r = await fetch(`/api/v1/consultations/${id}/messages`, {
+            method: 'POST', credentials: 'same-origin',
+            headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+            body: JSON.stringify({ client_id: clientId, text: body }),
+          });
+          if (r.ok) { add(await r.json()); text.value = ''; break; }
+          const err = await r.json().catch(() => null);
+          alert(err?.error?.message ?? r.statusText);
+          break;
+        } catch { await new Promise((res) => setTimeout(res, 500 * (attempt + 1))); }
+      }
+      button.disabled = false;
+      text.focus();
+    });
+  }
+  markRead();
+  document.getElementById('end')?.scrollIntoView({ block: 'end' });
+}
