@@ -108,7 +108,17 @@ if (chat) {
       add(ev.message);
       if (ev.message.sender !== me) { typing.hidden = true; markRead(); }
       const st = document.getElementById('status');
-      if (st && ev.status) st.className = `badge status-${ev.status}`;
+      if (st && ev.status) {
+        st.className = `badge status-${ev.status}`;
+        st.textContent = i18n[`status${ev.status[0].toUpperCase()}${ev.status.slice(1)}`] ?? ev.status;
+      }
+      if (ev.message.sender_role === 'doctor') {
+        // The first answer stops the response clock and claims a team consultation.
+        document.querySelector('.sla')?.remove();
+        document.getElementById('claim')?.remove();
+        const peer = document.getElementById('peer');
+        if (peer && ev.message.sender !== me && chat.dataset.asPatient === 'true') peer.textContent = ev.message.sender_name;
+      }
     }
     if (ev.type === 'read' && ev.consultation_id === id && ev.user !== me) {
       for (const li of list.querySelectorAll('.msg.mine')) {

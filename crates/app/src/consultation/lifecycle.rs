@@ -75,7 +75,12 @@ pub async fn close(
     let txn = app.store.begin_write().await?;
     let scope = scope_for(app, &txn, who).await?;
     let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
-    if row.doctor_id.as_deref() != Some(who.user_id.as_str()) {
+    let unclaimed_in_my_department =
+        row.doctor_id.is_none() && row.department_id.as_ref().is_some_and(|d| scope.department_ids.contains(d));
+    if unclaimed_in_my_department {
+        // Closing a team consultation takes it, as answering does.
+        row.doctor_id = Some(who.user_id.clone());
+    } else if row.doctor_id.as_deref() != Some(who.user_id.as_str()) {
         return Err(AppError::Forbidden);
     }
     let status: ConsultationStatus = row.status.parse().map_err(|_| AppError::Internal("status"))?;

@@ -117,7 +117,7 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
         c = c.with_error(e);
     }
     Ok(render(&ConversationPage {
-        can_close: open && mine,
+        can_close: open && (mine || (v.s.doctor_id.is_none() && !v.as_patient)),
         can_claim: open && v.s.doctor_id.is_none() && !v.as_patient,
         can_rate: !open && v.as_patient && v.rating.is_none(),
         icd10: domain::icd10::ICD10_COMMON.iter().collect(),

@@ -1,0 +1,102 @@
+// Browser test of a consultation (A1, A2, A7), run as `node tests/browser/consult.mjs`.
+//
+// Two Chromium contexts against `yiqiao serve --demo`: the demo patient (phone width) starts a
+// priority consultation with the cardiology team and sees the 120 notice; the demo specialist
+// (desktop) sees it in the queue with a live countdown, answers; both sides see each other's
+// messages live over the WebSocket with read marks; the specialist closes with an ICD-10
+// diagnosis; the patient rates. Screenshots: artifacts/consult-*.png.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { DESKTOP, launch, PHONE } from './browser.mjs';
+import { startServer } from './server.mjs';
+import { totp } from './totp.mjs';
+
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ logFile: join(ARTIFACTS, 'consult-server.log') });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signIn(login, viewport, staff) {
+  const ctx = await browser.newContext({ viewport, locale: 'zh-CN' });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.base}/login`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'Yiqiao-demo-2026');
+  if (staff) await page.fill('input[name=totp]', totp('JBSWY3DPEHPK3PXP'));
+  await Promise.all([page.waitForURL(/\/home$/), page.click('form[action="/login"] button.primary')]);
+  return { page, errors };
+}
+
+const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `consult-${name}.png`), fullPage: true });
+
+test('patient and doctor hold a consultation live, end to end', { timeout: 120_000 }, async () => {
+  const patient = await signIn('patient', PHONE, false);
+  const doctor = await signIn('specialist', DESKTOP, true);
+  const p = patient.page;
+  const d = doctor.page;
+
+  // The doctor watches the queue while the patient asks.
+  await d.goto(`${server.base}/consultations`);
+  await p.goto(`${server.base}/consultations/new`);
+  const cardiology = await p.$eval('select[name=target]', (s) =>
+    [...s.options].find((o) => o.value.startsWith('department:') && o.textContent.includes('心内科')).value);
+  await p.selectOption('select[name=target]', cardiology);
+  await p.fill('textarea[name=complaint]', '今天早上胸痛，出冷汗，血压 170/105');
+  assert.equal(await p.isVisible('#red-flag'), true, 'the 120 notice shows while typing');
+  await shot(p, 'patient-new-360');
+  await Promise.all([p.waitForURL(/\/consultations\/[0-9a-f-]+$/), p.click('#new-consultation button.primary')]);
+  assert.match(await p.textContent('.emergency'), /120/, 'the red flag notice stays on the conversation');
+  assert.match(await p.textContent('.badge.red'), /优先/, 'red-flag words make it a priority consultation');
+
+  // The queue updates by itself and shows the countdown (priority: about 15 minutes).
+  await d.waitForSelector('.queue-item.priority .countdown', { timeout: 10_000 });
+  const left = await d.textContent('.queue-item.priority .countdown');
+  assert.match(left, /^1[45]:\d\d$/, `countdown near 15:00, got ${left}`);
+  await shot(d, 'doctor-queue-1280');
+  await Promise.all([d.waitForURL(/\/consultations\/[0-9a-f-]+$/), d.click('.queue-item.priority a')]);
+  assert.match(await d.textContent('.audited'), /记录/, 'the doctor is told the access is audited');
+
+  // Live both ways.
+  await d.fill('#composer textarea', '请立即拨打120或去最近的急诊，不要自己开车。');
+  await d.click('#composer button');
+  await p.waitForFunction(() => [...document.querySelectorAll('.msg:not(.mine) .bubble')].some((b) => b.textContent.includes('120')));
+  await p.fill('#composer textarea', '好的，家人正在送我去医院。');
+  await p.click('#composer button');
+  await d.waitForFunction(() => [...document.querySelectorAll('.msg:not(.mine) .bubble')].some((b) => b.textContent.includes('家人')));
+  await d.waitForFunction(() => [...document.querySelectorAll('.msg.mine .receipt')].some((r) => r.textContent === '已读'), null, { timeout: 10_000 });
+  assert.equal(await d.isVisible('.sla'), false, 'the response clock stops with the first answer');
+  await shot(p, 'patient-chat-360');
+  await shot(d, 'doctor-chat-1280');
+
+  // Close with a diagnosis; the patient's page follows and the patient rates.
+  await d.click('details.close-box summary');
+  await d.fill('textarea[name=summary]', '胸痛伴出汗，疑似急性冠脉综合征，已建议立即急诊。');
+  await d.fill('input[name=diagnoses]', 'I20.0, R07.4');
+  await Promise.all([d.waitForLoadState('load'), d.click('details.close-box button.primary')]);
+  await d.waitForSelector('#closing');
+  await p.waitForSelector('#rating', { timeout: 10_000 });
+  await p.check('input[name=stars][value="5"]');
+  await p.fill('textarea[name=comment]', '回复很及时');
+  await Promise.all([p.waitForLoadState('load'), p.click('#rating button.primary')]);
+  assert.match(await p.textContent('#closing'), /5\/5/);
+  assert.match(await p.textContent('#closing'), /I20\.0/);
+  await shot(p, 'patient-closed-360');
+  assert.deepEqual(patient.errors, [], 'no script errors on the patient side');
+  assert.deepEqual(doctor.errors, [], 'no script errors on the doctor side');
+});
