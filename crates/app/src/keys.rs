@@ -133,7 +133,7 @@ pub async fn audit_key_operation(app: &App, action: &str, resource: &str) -> Res
 
 /// Moves every encrypted value to the active key; resumable and idempotent.
 pub async fn reencrypt_all(app: &App) -> Result<repo::reencrypt::ReencryptStats, AppError> {
-    let stats = repo::reencrypt::run(&app.store.db, &app.keys.current(), 500).await?;
+    let stats = repo::reencrypt::run(&app.store, &app.keys.current(), 500).await?;
     if stats.rewritten > 0 {
         audit_key_operation(app, "keys.reencrypt", &format!("rewritten={}", stats.rewritten)).await?;
     }

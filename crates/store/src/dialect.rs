@@ -69,6 +69,35 @@ pub async fn connect(backend: Backend, url: &str) -> Result<DatabaseConnection, 
     Ok(Database::connect(opts).await?)
 }
 
+/// The pool for write transactions: on SQLite a single connection (writers wait their turn in
+/// order, with a generous acquire timeout); on PostgreSQL the shared pool.
+pub async fn connect_writer(
+    backend: Backend,
+    url: &str,
+    shared: &DatabaseConnection,
+) -> Result<DatabaseConnection, StoreError> {
+    match backend {
+        Backend::Postgres => Ok(shared.clone()),
+        Backend::Sqlite => {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.sqlx_logging(false)
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_timeout(Duration::from_secs(5));
+            opts.map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+            Ok(Database::connect(opts).await?)
+        }
+    }
+}
+
 /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`, so a transaction that
 /// reads before it writes cannot fail to upgrade its lock; on PostgreSQL a plain `BEGIN`
 /// (row locks are taken where needed, e.g. [`lock_audit_head`]).

@@ -20,7 +20,12 @@ use sea_orm_migration::MigratorTrait;
 /// A connected database plus the facts about it the rest of the system needs.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads and single statements.
     pub db: DatabaseConnection,
+    /// Write transactions ([`Store::begin_write`]). On SQLite a one-connection pool, so writers
+    /// queue in order in the pool instead of spinning in SQLite's busy handler; on PostgreSQL the
+    /// same pool as `db`.
+    pub write_db: DatabaseConnection,
     pub backend: Backend,
 }
 
@@ -37,7 +42,8 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let backend = Backend::from_url(url)?;
         let db = dialect::connect(backend, url).await?;
-        Ok(Self { db, backend })
+        let write_db = dialect::connect_writer(backend, url, &db).await?;
+        Ok(Self { db, write_db, backend })
     }
 
     /// Applies all pending migrations (forward only).
@@ -59,7 +65,7 @@ impl Store {
 
     /// Begins a transaction that will write; see [`dialect::begin_write`].
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
-        dialect::begin_write(&self.db, self.backend).await
+        dialect::begin_write(&self.write_db, self.backend).await
     }
 
     /// Begins a read transaction (a consistent snapshot for multi-query reads).

@@ -185,7 +185,7 @@ async fn a_running_server_picks_up_a_ring_rotated_on_disk() {
     let new_id = rotated.rotate(crypto::CipherKind::Aes256Gcm);
     std::thread::sleep(std::time::Duration::from_millis(20));
     rotated.save(&path).unwrap();
-    store::repo::reencrypt::run(&t.app.store.db, &rotated, 100).await.unwrap();
+    store::repo::reencrypt::run(&t.app.store, &rotated, 100).await.unwrap();
     // The server still holds the old ring, meets key `new_id`, reloads once and answers.
     let token = t.token("disk-a", None).await;
     let me = t.get("/api/v1/me", Some(&token)).await;

@@ -4,7 +4,7 @@
 
 use crypto::{Aad, KeyRing, key_id_of};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, TransactionTrait,
+    ConnectionTrait, DatabaseConnection,
     sea_query::{Alias, Expr, ExprTrait, Order, Query},
 };
 
@@ -36,7 +36,8 @@ pub struct ReencryptStats {
 }
 
 /// Re-encrypts up to `batch` rows per transaction until every column is done.
-pub async fn run(db: &DatabaseConnection, keys: &KeyRing, batch: u64) -> Result<ReencryptStats, StoreError> {
+pub async fn run(store: &crate::Store, keys: &KeyRing, batch: u64) -> Result<ReencryptStats, StoreError> {
+    let db = &store.db;
     let mut stats = ReencryptStats::default();
     let active = keys.active_key_id();
     for (table, pk, col) in ENCRYPTED_COLUMNS {
@@ -52,7 +53,7 @@ pub async fn run(db: &DatabaseConnection, keys: &KeyRing, batch: u64) -> Result<
                 .order_by(Alias::new(*pk), Order::Asc)
                 .limit(batch)
                 .to_owned();
-            let txn = db.begin().await?;
+            let txn = store.begin_write().await?;
             let rows = txn.query_all(&q).await?;
             let n = rows.len() as u64;
             for row in rows {
