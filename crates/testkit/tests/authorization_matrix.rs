@@ -58,6 +58,7 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/consultations/{id}/claim", Only(&[Role::Doctor])),
     ("POST", "/api/v1/consultations/{id}/close", Only(&[Role::Doctor])),
     ("POST", "/api/v1/consultations/{id}/rating", Only(&[Role::Patient])),
+    ("GET", "/api/v1/consultations/{id}/history", Only(&[Role::Doctor])),
     ("GET", "/api/v1/ws", SignedIn),
     ("GET", "/consultations", SignedIn),
     ("GET", "/consultations/new", Only(&[Role::Patient])),

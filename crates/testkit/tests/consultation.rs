@@ -190,3 +190,50 @@ async fn consultation_text_is_encrypted_at_rest() {
         assert!(!row.body_enc.windows(secret_words.len()).any(|x| x == secret_words.as_bytes()));
     }
 }
+
+#[tokio::test]
+async fn the_doctor_sees_the_patients_history_and_nobody_else_does() {
+    let w = world().await;
+    let t = &w.t;
+    let first = t
+        .post(
+            "/api/v1/consultations",
+            json!({"doctor": w.doctor_id, "complaint": "高血压复诊，头晕"}),
+            Some(&w.patient),
+        )
+        .await
+        .json();
+    let first = first["id"].as_str().unwrap().to_owned();
+    t.post(
+        &format!("/api/v1/consultations/{first}/close"),
+        json!({"summary": "调整氨氯地平剂量", "diagnoses": ["I10"]}),
+        Some(&w.doctor),
+    )
+    .await;
+    let second = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "又开始头晕"}), Some(&w.patient))
+        .await
+        .json();
+    let second = second["id"].as_str().unwrap().to_owned();
+    let h = t.get(&format!("/api/v1/consultations/{second}/history"), Some(&w.doctor)).await;
+    assert_eq!(h.status, StatusCode::OK, "{}", h.text);
+    let items = h.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], first.as_str());
+    assert_eq!(items[0]["summary"], "调整氨氯地平剂量");
+    assert_eq!(items[0]["diagnoses"][0], "I10");
+    // A verified doctor of another department has no care relationship: 404.
+    let (inst2, dept2) = t.institution("Elsewhere").await;
+    let (other, secret) = t.user_with_role("dr-other", Role::Doctor, Some(inst2.clone())).await;
+    t.approve_doctor(&other, &inst2, &dept2).await;
+    let other = t.token("dr-other", Some(&t.totp(&secret))).await;
+    assert_eq!(
+        t.get(&format!("/api/v1/consultations/{second}/history"), Some(&other)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Patients don't call it.
+    assert_eq!(
+        t.get(&format!("/api/v1/consultations/{second}/history"), Some(&w.patient)).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

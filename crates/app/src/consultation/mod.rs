@@ -3,11 +3,13 @@
 //! only by the participants. Each use case checks access through a [`ConsultationScope`], writes
 //! and audits in one transaction, then publishes realtime events.
 
+mod history;
 mod lifecycle;
 mod message;
 mod start;
 mod view;
 
+pub use history::{HistoryItem, patient_history};
 pub use lifecycle::{claim, close, rate, sweep_overdue};
 pub use message::{MessageView, mark_read, messages, send_message, typing};
 pub use start::{DoctorListing, StartConsultation, list_doctors, start};

@@ -213,3 +213,16 @@ pub async fn diagnoses_of(db: &impl ConnectionTrait, ids: &[String]) -> Result<V
     }
     Ok(d::Entity::find().filter(d::Column::ConsultationId.is_in(ids.to_vec())).all(db).await?)
 }
+
+/// All consultations of the patient the scope grants (the doctor's history panel, A3).
+pub async fn list_for_patient(
+    db: &impl ConnectionTrait,
+    scope: &crate::repo::scope::PatientScope,
+) -> Result<Vec<c::Model>, StoreError> {
+    Ok(c::Entity::find()
+        .filter(c::Column::PatientId.eq(scope.patient_id()))
+        .order_by_desc(c::Column::CreatedAt)
+        .limit(100)
+        .all(db)
+        .await?)
+}

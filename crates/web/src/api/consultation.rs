@@ -176,3 +176,12 @@ pub async fn rate(
     consultation::rate(&s.app, &who, &c.ctx, &id, b.stars, &b.comment).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+pub async fn history(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": consultation::patient_history(&s.app, &who, &c.ctx, &id).await?})))
+}

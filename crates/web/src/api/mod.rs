@@ -163,5 +163,11 @@ pub fn routes(r: Routes) -> Routes {
             "Rate a closed consultation {stars 1-5, comment}",
             consultation::rate,
         )
+        .get(
+            "/api/v1/consultations/{id}/history",
+            Roles(&[Role::Doctor]),
+            "The patient's earlier consultations (A3), for the doctor",
+            consultation::history,
+        )
         .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
 }

@@ -104,12 +104,19 @@ pub struct ConversationPage {
     pub can_rate: bool,
     pub icd10: Vec<&'static domain::icd10::Icd10Entry>,
     pub f: FormData,
+    /// A3: the patient's earlier consultations, for the doctor side.
+    pub history: Option<Vec<consultation::HistoryItem>>,
 }
 
 async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>, f: FormData) -> PageResult {
     let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;
     let v = consultation::get(&s.app, who, &a.ctx, id).await.map_err(|e| PageError::new(e, a))?;
     let messages = consultation::messages(&s.app, who, &a.ctx, id, 0).await.map_err(|e| PageError::new(e, a))?;
+    let history = if v.as_patient || !who.doctor_verified {
+        None
+    } else {
+        Some(consultation::patient_history(&s.app, who, &a.ctx, id).await.map_err(|e| PageError::new(e, a))?)
+    };
     let open = v.s.status != "closed";
     let mine = v.s.doctor_id.as_deref() == Some(who.user_id.as_str());
     let mut c = Chrome::new(a, "/consultations");
@@ -126,6 +133,7 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
         v,
         messages,
         f,
+        history,
     }))
 }
 
