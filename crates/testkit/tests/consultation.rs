@@ -237,3 +237,29 @@ async fn the_doctor_sees_the_patients_history_and_nobody_else_does() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn admins_edit_the_red_flag_words_and_screening_follows() {
+    let w = world().await;
+    let t = &w.t;
+    let (admin, _) = t.user_with_role("pa-flags", Role::PlatformAdmin, None).await;
+    let admin = t.session_for(&admin).await;
+    let who = app::account::authenticate(&t.app, &admin).await.unwrap();
+    let ctx = app::RequestCtx::default();
+    let (terms, builtin) = app::consultation::red_flag::list_terms(&t.app, &who).await.unwrap();
+    assert!(builtin && terms.iter().any(|x| x.term == "胸痛"));
+    app::consultation::red_flag::add_term(&t.app, &who, &ctx, "抽搐", "neuro").await.unwrap();
+    app::consultation::red_flag::delete_term(&t.app, &who, &ctx, "胸痛").await.unwrap();
+    let (terms, builtin) = app::consultation::red_flag::list_terms(&t.app, &who).await.unwrap();
+    assert!(!builtin && terms.iter().any(|x| x.term == "抽搐") && !terms.iter().any(|x| x.term == "胸痛"));
+    let r = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "孩子发烧后抽搐"}), Some(&w.patient))
+        .await
+        .json();
+    assert_eq!(r["priority"], true);
+    assert_eq!(r["red_flags"][0], "neuro");
+    let bad = app::consultation::red_flag::add_term(&t.app, &who, &ctx, "x", "nonsense").await.unwrap_err();
+    assert_eq!(bad.code(), "category_invalid");
+    let patient = app::account::authenticate(&t.app, &w.patient).await.unwrap();
+    assert_eq!(app::consultation::red_flag::list_terms(&t.app, &patient).await.unwrap_err().code(), "forbidden");
+}

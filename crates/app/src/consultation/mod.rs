@@ -6,6 +6,7 @@
 mod history;
 mod lifecycle;
 mod message;
+pub mod red_flag;
 mod start;
 mod view;
 

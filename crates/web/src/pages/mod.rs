@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod consult;
 mod home;
+mod red_flags;
 
 use std::collections::BTreeMap;
 
@@ -55,6 +56,9 @@ pub fn routes(r: Routes) -> Routes {
         .post("/institution/staff", Roles(admins), "Grant a staff role", admin::grant_role)
         .get("/audit", Roles(crate::api::AUDITORS), "Audit log viewer", admin::audit)
         .get("/api/docs", Public, "API reference page", admin::api_docs)
+        .get("/admin/red-flags", Roles(&[Role::PlatformAdmin]), "Red-flag word list (120 notice)", red_flags::show)
+        .post("/admin/red-flags", Roles(&[Role::PlatformAdmin]), "Add a red-flag term", red_flags::add)
+        .post("/admin/red-flags/delete", Roles(&[Role::PlatformAdmin]), "Remove a red-flag term", red_flags::delete)
         .get("/consultations", Authenticated, "My consultations and the doctor's queue", consult::list)
         .get("/consultations/new", Roles(&[Role::Patient]), "New consultation form", consult::new_form)
         .post("/consultations", Roles(&[Role::Patient]), "Start a consultation", consult::start)
@@ -149,6 +153,9 @@ fn nav_for(p: &Principal, t: Tr) -> Vec<NavItem> {
     if p.has_any(crate::api::ADMINS) {
         v.push(NavItem { href: "/admin/verifications", label: t.t("nav.review") });
         v.push(NavItem { href: "/institution", label: t.t("nav.institution") });
+    }
+    if p.has(Role::PlatformAdmin) {
+        v.push(NavItem { href: "/admin/red-flags", label: t.t("nav.red_flags") });
     }
     if p.has_any(crate::api::AUDITORS) {
         v.push(NavItem { href: "/audit", label: t.t("nav.audit") });
