@@ -59,6 +59,8 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/consultations/{id}/close", Only(&[Role::Doctor])),
     ("POST", "/api/v1/consultations/{id}/rating", Only(&[Role::Patient])),
     ("GET", "/api/v1/consultations/{id}/history", Only(&[Role::Doctor])),
+    ("POST", "/api/v1/consultations/{id}/handover", Only(&[Role::Doctor])),
+    ("POST", "/consultations/{id}/handover", Only(&[Role::Doctor])),
     ("GET", "/api/v1/ws", SignedIn),
     ("GET", "/admin/red-flags", Only(&[Role::PlatformAdmin])),
     ("POST", "/admin/red-flags", Only(&[Role::PlatformAdmin])),

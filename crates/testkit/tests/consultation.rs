@@ -263,3 +263,37 @@ async fn admins_edit_the_red_flag_words_and_screening_follows() {
     let patient = app::account::authenticate(&t.app, &w.patient).await.unwrap();
     assert_eq!(app::consultation::red_flag::list_terms(&t.app, &patient).await.unwrap_err().code(), "forbidden");
 }
+
+#[tokio::test]
+async fn a_doctor_hands_a_consultation_over_with_a_note() {
+    let w = world().await;
+    let t = &w.t;
+    let (inst2, dept2) = t.institution("Second Hospital").await;
+    let (colleague, secret) = t.user_with_role("dr-colleague", Role::Doctor, Some(inst2.clone())).await;
+    t.approve_doctor(&colleague, &inst2, &dept2).await;
+    let colleague_token = t.token("dr-colleague", Some(&t.totp(&secret))).await;
+    let id = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "血糖偏高"}), Some(&w.patient))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/consultations/{id}/handover");
+    assert_eq!(
+        t.post(&path, json!({"to": colleague, "note": "请内分泌科看"}), Some(&w.patient)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = t.post(&path, json!({"to": colleague, "note": "请内分泌科看"}), Some(&w.doctor)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(t.get(&format!("/api/v1/consultations/{id}"), Some(&colleague_token)).await.status, StatusCode::OK);
+    assert_eq!(
+        t.get(&format!("/api/v1/consultations/{id}"), Some(&w.doctor)).await.status,
+        StatusCode::NOT_FOUND,
+        "the old doctor hands off access"
+    );
+    let msgs = t.get(&format!("/api/v1/consultations/{id}/messages"), Some(&w.patient)).await.json();
+    let last = msgs["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "handover");
+    assert!(last["text"].as_str().unwrap().contains("请内分泌科看"));
+}

@@ -69,8 +69,17 @@ if (chat) {
     seen.add(m.seq);
     lastSeq = Math.max(lastSeq, m.seq);
     const li = document.createElement('li');
-    li.className = `msg${m.sender === me ? ' mine' : ''}`;
     li.dataset.seq = m.seq;
+    if (m.kind === 'handover') {
+      li.className = 'msg system';
+      const note = document.createElement('div');
+      note.className = 'bubble';
+      note.textContent = `${m.sender_name} ${m.text}`;
+      li.append(note);
+      list.append(li);
+      return;
+    }
+    li.className = `msg${m.sender === me ? ' mine' : ''}`;
     const bubble = document.createElement('div');
     bubble.className = 'bubble';
     bubble.textContent = m.text;

@@ -187,3 +187,79 @@ pub async fn sweep_overdue(app: &App) -> Result<Vec<String>, AppError> {
     }
     Ok(done)
 }
+
+/// Hands a consultation over to another verified doctor with a note (A2); the note appears in the
+/// conversation as a system line and the response clock keeps running.
+pub async fn handover(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    to: &str,
+    note: &str,
+) -> Result<(), AppError> {
+    who.require_verified_doctor()?;
+    let note = note.trim();
+    if note.chars().count() > 500 {
+        return Err(AppError::invalid("note_too_long", "Keep the handover note under 500 characters."));
+    }
+    if to == who.user_id {
+        return Err(AppError::invalid("handover_self", "Choose another doctor."));
+    }
+    let txn = app.store.begin_write().await?;
+    let scope = scope_for(app, &txn, who).await?;
+    let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
+    let mine = row.doctor_id.as_deref() == Some(who.user_id.as_str())
+        || (row.doctor_id.is_none() && row.department_id.as_ref().is_some_and(|d| scope.department_ids.contains(d)));
+    if !mine {
+        return Err(AppError::Forbidden);
+    }
+    let status: ConsultationStatus = row.status.parse().map_err(|_| AppError::Internal("status"))?;
+    can_close(status).map_err(domain_err)?;
+    let target = repo::verification::latest_for_user(&txn, to)
+        .await?
+        .filter(|v| v.status == "approved")
+        .ok_or_else(|| AppError::invalid("doctor_unavailable", "This doctor cannot take consultations."))?;
+    let target_user = repo::user::get(&txn, to).await?;
+    let target_name = app.open_str("users", "display_name_enc", &target_user.id, &target_user.display_name_enc)?;
+    let before = recipients(&txn, &row).await?;
+    let now = app.clock.now();
+    row.doctor_id = Some(to.to_owned());
+    row.department_id = Some(target.department_id);
+    row.last_seq += 1;
+    row.updated_at = now;
+    let msg_id = domain::MessageId::new().to_string();
+    let text = if note.is_empty() { format!("→ {target_name}") } else { format!("→ {target_name}: {note}") };
+    repo::consultation::insert_message(
+        &txn,
+        store::entity::consultation_message::Model {
+            body_enc: app.seal("consultation_messages", "body_enc", &msg_id, text.as_bytes())?,
+            id: msg_id,
+            consultation_id: id.to_owned(),
+            seq: row.last_seq,
+            sender_id: who.user_id.clone(),
+            sender_role: Role::Doctor.as_str().into(),
+            client_id: format!("handover-{}", row.last_seq),
+            kind: "handover".into(),
+            sent_at: now,
+        },
+    )
+    .await?;
+    repo::consultation::update(&txn, row.clone()).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "consultation.handover",
+        Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
+        "ok",
+    )
+    .await?;
+    let mut to_notify = recipients(&txn, &row).await?;
+    to_notify.extend(before);
+    to_notify.sort();
+    to_notify.dedup();
+    txn.commit().await?;
+    app.publish(to_notify, serde_json::json!({"type": "claimed", "consultation_id": id, "doctor": to}));
+    Ok(())
+}

@@ -11,7 +11,7 @@ mod start;
 mod view;
 
 pub use history::{HistoryItem, patient_history};
-pub use lifecycle::{claim, close, rate, sweep_overdue};
+pub use lifecycle::{claim, close, handover, rate, sweep_overdue};
 pub use message::{MessageView, mark_read, messages, send_message, typing};
 pub use start::{DoctorListing, StartConsultation, list_doctors, start};
 pub use view::{ConsultationSummary, ConsultationView, get, list_mine};

@@ -185,3 +185,21 @@ pub async fn history(
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"items": consultation::patient_history(&s.app, &who, &c.ctx, &id).await?})))
 }
+
+#[derive(Deserialize)]
+pub struct HandoverBody {
+    to: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn handover(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<HandoverBody>,
+) -> ApiResult<StatusCode> {
+    consultation::handover(&s.app, &who, &c.ctx, &id, &b.to, &b.note).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

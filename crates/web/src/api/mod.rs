@@ -169,5 +169,11 @@ pub fn routes(r: Routes) -> Routes {
             "The patient's earlier consultations (A3), for the doctor",
             consultation::history,
         )
+        .post(
+            "/api/v1/consultations/{id}/handover",
+            Roles(&[Role::Doctor]),
+            "Hand over to another doctor {to, note}",
+            consultation::handover,
+        )
         .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
 }

@@ -106,6 +106,8 @@ pub struct ConversationPage {
     pub f: FormData,
     /// A3: the patient's earlier consultations, for the doctor side.
     pub history: Option<Vec<consultation::HistoryItem>>,
+    /// Colleagues a consultation can be handed over to.
+    pub colleagues: Vec<DoctorListing>,
 }
 
 async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>, f: FormData) -> PageResult {
@@ -116,6 +118,16 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
         None
     } else {
         Some(consultation::patient_history(&s.app, who, &a.ctx, id).await.map_err(|e| PageError::new(e, a))?)
+    };
+    let colleagues = if history.is_some() {
+        consultation::list_doctors(&s.app, "", None)
+            .await
+            .map_err(|e| PageError::new(e, a))?
+            .into_iter()
+            .filter(|d| d.id != who.user_id)
+            .collect()
+    } else {
+        Vec::new()
     };
     let open = v.s.status != "closed";
     let mine = v.s.doctor_id.as_deref() == Some(who.user_id.as_str());
@@ -134,6 +146,7 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
         messages,
         f,
         history,
+        colleagues,
     }))
 }
 
@@ -194,6 +207,19 @@ pub async fn rate(
     let stars = f.v("stars").parse().unwrap_or(0);
     match consultation::rate(&s.app, &who, &a.ctx, &id, stars, f.v("comment")).await {
         Ok(()) => Ok(Redirect::to(&format!("/consultations/{id}")).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
+    }
+}
+
+pub async fn handover(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    match consultation::handover(&s.app, &who, &a.ctx, &id, f.v("to"), f.v("note")).await {
+        Ok(()) => Ok(Redirect::to("/consultations").into_response()),
         Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
     }
 }
