@@ -28,6 +28,7 @@ pub mod ids;
 pub mod mask;
 pub mod role;
 pub mod screening;
+pub mod search;
 pub mod validate;
 
 pub use consultation::{

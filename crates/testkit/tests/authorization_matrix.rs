@@ -62,6 +62,8 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/consultations/{id}/handover", Only(&[Role::Doctor])),
     ("POST", "/consultations/{id}/handover", Only(&[Role::Doctor])),
     ("GET", "/api/v1/ws", SignedIn),
+    ("GET", "/api/v1/search", SignedIn),
+    ("GET", "/search", SignedIn),
     ("GET", "/admin/red-flags", Only(&[Role::PlatformAdmin])),
     ("POST", "/admin/red-flags", Only(&[Role::PlatformAdmin])),
     ("POST", "/admin/red-flags/delete", Only(&[Role::PlatformAdmin])),

@@ -297,3 +297,78 @@ async fn a_doctor_hands_a_consultation_over_with_a_note() {
     assert_eq!(last["kind"], "handover");
     assert!(last["text"].as_str().unwrap().contains("请内分泌科看"));
 }
+
+#[tokio::test]
+async fn records_are_found_by_keyword_date_and_diagnosis_without_plaintext_in_the_index() {
+    let w = world().await;
+    let t = &w.t;
+    let a = t
+        .post(
+            "/api/v1/consultations",
+            json!({"doctor": w.doctor_id, "complaint": "血压控制不好，早上头晕"}),
+            Some(&w.patient),
+        )
+        .await
+        .json();
+    let a = a["id"].as_str().unwrap().to_owned();
+    t.post(
+        &format!("/api/v1/consultations/{a}/messages"),
+        json!({"client_id": "s1", "text": "Amlodipine 5mg daily"}),
+        Some(&w.doctor),
+    )
+    .await;
+    t.post(
+        &format!("/api/v1/consultations/{a}/close"),
+        json!({"summary": "继续服药，每周测量", "diagnoses": ["I10"]}),
+        Some(&w.doctor),
+    )
+    .await;
+    let ids = |r: &testkit::Resp| -> Vec<String> {
+        r.json()["items"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(
+        ids(&t.get("/api/v1/search?q=AMLODIPINE", Some(&w.doctor)).await),
+        vec![a.clone()],
+        "doctor side, case-insensitive"
+    );
+    t.clock.advance(Duration::days(40));
+    // Sessions have expired meanwhile: sign in again.
+    let patient = t.token("pat-c", None).await;
+    let other_patient = t.token("pat-d", None).await;
+    let b = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "血糖偏高，口渴"}), Some(&patient))
+        .await
+        .json();
+    let b = b["id"].as_str().unwrap().to_owned();
+    let r = t.get("/api/v1/search?q=%E8%A1%80%E5%8E%8B", Some(&patient)).await; // 血压
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(ids(&r), vec![a.clone()]);
+    assert_eq!(
+        ids(&t.get("/api/v1/search?q=%E8%A1%80", Some(&patient)).await).len(),
+        0,
+        "a single character inside words is no token"
+    );
+    assert_eq!(ids(&t.get("/api/v1/search?icd=I10", Some(&patient)).await), vec![a.clone()]);
+    let today = (t.app.clock.now() + Duration::hours(8)).format("%Y-%m-%d").to_string();
+    assert_eq!(ids(&t.get(&format!("/api/v1/search?from={today}"), Some(&patient)).await), vec![b.clone()]);
+    assert_eq!(t.get("/api/v1/search?from=2026-13-01", Some(&patient)).await.code(), "date_format");
+    // Another patient finds nothing of it.
+    assert!(ids(&t.get("/api/v1/search?q=%E8%A1%80%E5%8E%8B", Some(&other_patient)).await).is_empty());
+    // The index holds keyed hashes only.
+    use sea_orm::ConnectionTrait;
+    let rows = t
+        .app
+        .store
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            t.app.store.db.get_database_backend(),
+            "SELECT token FROM search_tokens",
+        ))
+        .await
+        .unwrap();
+    assert!(rows.len() > 10);
+    for row in rows {
+        let token: String = row.try_get("", "token").unwrap();
+        assert!(token.len() == 64 && token.chars().all(|c| c.is_ascii_hexdigit()), "token is a hash");
+    }
+}

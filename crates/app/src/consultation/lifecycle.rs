@@ -92,6 +92,7 @@ pub async fn close(
     row.updated_at = now;
     repo::consultation::update(&txn, row.clone()).await?;
     repo::consultation::set_diagnoses(&txn, id, &codes).await?;
+    super::index_text(app, &txn, id, "summary", summary).await?;
     app.record(
         &txn,
         ctx,

@@ -107,6 +107,7 @@ pub async fn send_message(
         sent_at: now,
     };
     repo::consultation::insert_message(&txn, msg.clone()).await?;
+    super::index_text(app, &txn, id, &msg.id, &text).await?;
     repo::consultation::update(&txn, row.clone()).await?;
     repo::consultation::mark_position(&txn, id, &who.user_id, row.last_seq, row.last_seq).await?;
     app.record(

@@ -7,12 +7,14 @@ mod history;
 mod lifecycle;
 mod message;
 pub mod red_flag;
+mod search;
 mod start;
 mod view;
 
 pub use history::{HistoryItem, patient_history};
 pub use lifecycle::{claim, close, handover, rate, sweep_overdue};
 pub use message::{MessageView, mark_read, messages, send_message, typing};
+pub use search::{SearchHit, SearchInput, search};
 pub use start::{DoctorListing, StartConsultation, list_doctors, start};
 pub use view::{ConsultationSummary, ConsultationView, get, list_mine};
 
@@ -73,6 +75,20 @@ impl App {
 
 pub(crate) fn domain_err(e: domain::consultation::ConsultationError) -> AppError {
     AppError::invalid(e.code(), e.message())
+}
+
+/// Adds the blind-index search tokens of `text` (C2) in the caller's transaction.
+pub(crate) async fn index_text(
+    app: &App,
+    db: &impl ConnectionTrait,
+    consultation_id: &str,
+    source_id: &str,
+    text: &str,
+) -> Result<(), AppError> {
+    let keys = app.keys.current();
+    let hashed: Vec<String> = domain::search::tokens(text, 400).iter().map(|t| keys.blind_index("search", t)).collect();
+    repo::search::index(db, consultation_id, source_id, &hashed).await?;
+    Ok(())
 }
 
 /// Text stored encrypted in `consultations`.

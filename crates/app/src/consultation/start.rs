@@ -150,6 +150,10 @@ pub async fn start(
     repo::consultation::insert(&txn, row.clone()).await?;
     // The complaint opens the conversation as the patient's first message.
     let msg_id = domain::MessageId::new().to_string();
+    super::index_text(app, &txn, &id, &msg_id, &complaint).await?;
+    if let Some(p) = &prior {
+        super::index_text(app, &txn, &id, "prior_diagnosis", p).await?;
+    }
     repo::consultation::insert_message(
         &txn,
         m::Model {

@@ -12,6 +12,7 @@ pub mod patient;
 pub mod red_flag;
 pub mod reencrypt;
 pub mod scope;
+pub mod search;
 pub mod session;
 pub mod user;
 pub mod verification;

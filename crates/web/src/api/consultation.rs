@@ -203,3 +203,37 @@ pub async fn handover(
     consultation::handover(&s.app, &who, &c.ctx, &id, &b.to, &b.note).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, Default)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    from: Option<String>,
+    to: Option<String>,
+    icd: Option<String>,
+}
+
+/// Parses an optional `YYYY-MM-DD`.
+pub(crate) fn date_param(v: Option<&str>) -> Result<Option<chrono::NaiveDate>, app::AppError> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| app::AppError::invalid("date_format", "Dates are YYYY-MM-DD.")),
+    }
+}
+
+pub async fn search(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Query(p): Query<SearchParams>,
+) -> ApiResult<Json<Value>> {
+    let input = consultation::SearchInput {
+        from: date_param(p.from.as_deref())?,
+        to: date_param(p.to.as_deref())?,
+        q: p.q,
+        icd: p.icd,
+    };
+    Ok(Json(json!({"items": consultation::search(&s.app, &who, &c.ctx, input).await?})))
+}

@@ -4,7 +4,7 @@
 mod account;
 pub(crate) mod admin;
 mod auth;
-mod consultation;
+pub(crate) mod consultation;
 mod ws;
 
 use domain::Role;
@@ -174,6 +174,12 @@ pub fn routes(r: Routes) -> Routes {
             Roles(&[Role::Doctor]),
             "Hand over to another doctor {to, note}",
             consultation::handover,
+        )
+        .get(
+            "/api/v1/search",
+            Authenticated,
+            "Search own records: ?q= keywords, from/to YYYY-MM-DD, icd= ICD-10",
+            consultation::search,
         )
         .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
 }

@@ -223,3 +223,48 @@ pub async fn handover(
         Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
     }
 }
+
+#[derive(Template)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    pub c: Chrome,
+    pub f: FormData,
+    pub hits: Option<Vec<consultation::SearchHit>>,
+}
+
+pub async fn search(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Query(f): Query<FormData>,
+) -> PageResult {
+    let asked = ["q", "from", "to", "icd"].iter().any(|k| !f.v(k).is_empty());
+    let mut c = Chrome::new(&a, "/search");
+    let hits = if asked {
+        let input = async {
+            Ok::<_, AppError>(consultation::SearchInput {
+                q: f.v("q").to_owned(),
+                from: crate::api::consultation::date_param(Some(f.v("from")))?,
+                to: crate::api::consultation::date_param(Some(f.v("to")))?,
+                icd: Some(f.v("icd").to_owned()),
+            })
+        }
+        .await;
+        match input {
+            Ok(i) => match consultation::search(&s.app, &who, &a.ctx, i).await {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    c = c.with_error(&e);
+                    None
+                }
+            },
+            Err(e) => {
+                c = c.with_error(&e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Ok(render(&SearchPage { c, f, hits }))
+}

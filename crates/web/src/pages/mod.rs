@@ -59,6 +59,7 @@ pub fn routes(r: Routes) -> Routes {
         .get("/admin/red-flags", Roles(&[Role::PlatformAdmin]), "Red-flag word list (120 notice)", red_flags::show)
         .post("/admin/red-flags", Roles(&[Role::PlatformAdmin]), "Add a red-flag term", red_flags::add)
         .post("/admin/red-flags/delete", Roles(&[Role::PlatformAdmin]), "Remove a red-flag term", red_flags::delete)
+        .get("/search", Authenticated, "Search my records", consult::search)
         .get("/consultations", Authenticated, "My consultations and the doctor's queue", consult::list)
         .get("/consultations/new", Roles(&[Role::Patient]), "New consultation form", consult::new_form)
         .post("/consultations", Roles(&[Role::Patient]), "Start a consultation", consult::start)
@@ -147,6 +148,7 @@ fn nav_for(p: &Principal, t: Tr) -> Vec<NavItem> {
     let mut v = vec![NavItem { href: "/home", label: t.t("nav.home") }];
     if p.has(Role::Patient) || p.doctor_verified {
         v.push(NavItem { href: "/consultations", label: t.t("nav.consultations") });
+        v.push(NavItem { href: "/search", label: t.t("nav.search") });
     }
     if p.has(Role::Doctor) {
         v.push(NavItem { href: "/doctor/verification", label: t.t("nav.verification") });

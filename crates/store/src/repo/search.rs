@@ -1,0 +1,85 @@
+//! Blind-index search (C2): tokens are keyed hashes, so the index reveals no text. A search returns the
+//! consultations the scope may see that hold every query token, filtered by date and diagnosis.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query},
+};
+
+use crate::{StoreError, entity::consultation as c, repo::scope::ConsultationScope};
+
+/// Stores the hashed tokens of one text (a message, complaint or summary).
+pub async fn index(
+    db: &impl ConnectionTrait,
+    consultation_id: &str,
+    source_id: &str,
+    hashed: &[String],
+) -> Result<(), StoreError> {
+    for chunk in hashed.chunks(200) {
+        let mut q = Query::insert();
+        q.into_table(Alias::new("search_tokens")).columns([
+            Alias::new("token"),
+            Alias::new("consultation_id"),
+            Alias::new("source_id"),
+        ]);
+        for t in chunk {
+            q.values([t.clone().into(), consultation_id.into(), source_id.into()]).map_err(|_| StoreError::Corrupt)?;
+        }
+        q.on_conflict(OnConflict::new().do_nothing().to_owned());
+        db.execute(&q).await?;
+    }
+    Ok(())
+}
+
+/// What to look for.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// Hashed tokens that must all be present.
+    pub tokens: Vec<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// An ICD-10 code or a prefix of one (e.g. `I10`, `E11`).
+    pub icd: Option<String>,
+    pub limit: u64,
+}
+
+pub async fn search(
+    db: &impl ConnectionTrait,
+    scope: &ConsultationScope,
+    q: &SearchQuery,
+) -> Result<Vec<c::Model>, StoreError> {
+    // The caller's own consultations as patient, and those they are (or were) the doctor of.
+    let mut visible = Condition::any().add(c::Column::DoctorId.eq(scope.user_id.clone()));
+    if !scope.patient_ids.is_empty() {
+        visible = visible.add(c::Column::PatientId.is_in(scope.patient_ids.clone()));
+    }
+    let mut find = c::Entity::find().filter(visible);
+    for t in &q.tokens {
+        let sub = Query::select()
+            .column(Alias::new("consultation_id"))
+            .from(Alias::new("search_tokens"))
+            .and_where(Expr::col(Alias::new("token")).eq(t.clone()))
+            .to_owned();
+        find = find.filter(c::Column::Id.in_subquery(sub));
+    }
+    if let Some(icd) = q.icd.as_deref().filter(|s| !s.is_empty()) {
+        let sub = Query::select()
+            .column(Alias::new("consultation_id"))
+            .from(Alias::new("consultation_diagnoses"))
+            .cond_where(
+                Condition::any()
+                    .add(Expr::col(Alias::new("code")).eq(icd.to_owned()))
+                    .add(Expr::col(Alias::new("code")).like(format!("{icd}.%"))),
+            )
+            .to_owned();
+        find = find.filter(c::Column::Id.in_subquery(sub));
+    }
+    if let Some(from) = q.from {
+        find = find.filter(c::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = q.to {
+        find = find.filter(c::Column::CreatedAt.lt(to));
+    }
+    Ok(find.order_by_desc(c::Column::CreatedAt).limit(q.limit.clamp(1, 200)).all(db).await?)
+}
