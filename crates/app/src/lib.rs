@@ -68,16 +68,25 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<AppConfig>,
     pub bus: Arc<dyn bus::Bus>,
+    /// Encrypted attachments (local directory, or any object store at scale).
+    pub blobs: store::blob::BlobStore,
 }
 
 impl App {
-    pub fn new(store: Store, keys: Arc<KeyRing>, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyRing>,
+        clock: Arc<dyn Clock>,
+        config: AppConfig,
+        blobs: store::blob::BlobStore,
+    ) -> Self {
         Self {
             store,
             keys: Arc::new(keys::KeyHandle::new(keys)),
             clock,
             config: Arc::new(config),
             bus: Arc::new(bus::LocalBus::default()),
+            blobs,
         }
     }
 

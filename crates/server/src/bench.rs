@@ -101,6 +101,7 @@ struct Server {
     app: app::App,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    _blob_dir: ScratchDir,
 }
 
 impl Server {
@@ -118,7 +119,9 @@ impl Server {
         }
         let keys = crypto::KeyRing::generate(crypto::CipherKind::Aes256Gcm)?;
         app::keys::check_binding(&store, &keys).await?;
-        let app = app::App::new(store, Arc::new(keys), Arc::new(app::SystemClock), app::AppConfig::default());
+        let blob_dir = ScratchDir::create()?;
+        let blobs = store::blob::BlobStore::local(&blob_dir.0)?;
+        let app = app::App::new(store, Arc::new(keys), Arc::new(app::SystemClock), app::AppConfig::default(), blobs);
         let router = web::router(app.clone(), false);
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.context("cannot bind 127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -130,7 +133,7 @@ impl Server {
                 })
                 .await
         });
-        Ok(Self { addr, app, shutdown, task })
+        Ok(Self { addr, app, shutdown, task, _blob_dir: blob_dir })
     }
 
     /// Graceful shutdown (bounded), then closes the database pool.

@@ -132,14 +132,16 @@ async fn load_keys(cfg: &Config, store: &Store, may_create: bool) -> anyhow::Res
     Ok(keys)
 }
 
-fn build_app(cfg: &Config, store: Store, keys: KeyRing, demo: bool) -> app::App {
-    app::App::new(store, Arc::new(keys), Arc::new(app::SystemClock), cfg.app_config(demo))
+fn build_app(cfg: &Config, store: Store, keys: KeyRing, demo: bool) -> anyhow::Result<app::App> {
+    let blobs =
+        store::blob::BlobStore::local(&cfg.data_dir.join("blobs")).context("cannot open the attachment directory")?;
+    Ok(app::App::new(store, Arc::new(keys), Arc::new(app::SystemClock), cfg.app_config(demo), blobs))
 }
 
 async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
     let keys = load_keys(&cfg, &store, true).await?;
-    let app = build_app(&cfg, store, keys, demo);
+    let app = build_app(&cfg, store, keys, demo)?;
     if std::env::var_os("YIQIAO_KEYRING").is_none() {
         // S1: pick up a ring rotated by `yiqiao keys rotate` while this server runs.
         app.keys.watch(cfg.keyring_path());
@@ -225,7 +227,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = load_config(&common)?;
             let store = open_store(&cfg).await?;
             let keys = load_keys(&cfg, &store, true).await?;
-            app::demo::seed(&build_app(&cfg, store, keys, true)).await?;
+            app::demo::seed(&build_app(&cfg, store, keys, true)?).await?;
             println!("demo data seeded");
         }
         Command::Keys { common, action } => {
@@ -241,7 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let cipher: CipherKind = cfg.crypto.cipher.parse()?;
                     let id = keys.try_rotate(cipher)?;
                     keys.save(&cfg.keyring_path())?;
-                    let app = build_app(&cfg, store.clone(), keys.clone(), false);
+                    let app = build_app(&cfg, store.clone(), keys.clone(), false)?;
                     app::keys::audit_key_operation(&app, "keys.rotate", &format!("key_id={id}")).await?;
                     println!("new active key {id}; re-encrypting old rows…");
                     let s = app::keys::reencrypt_all(&app).await?;
@@ -251,7 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
                 KeysAction::Reencrypt => {
-                    let app = build_app(&cfg, store.clone(), keys.clone(), false);
+                    let app = build_app(&cfg, store.clone(), keys.clone(), false)?;
                     let s = app::keys::reencrypt_all(&app).await?;
                     println!("re-encrypted {} of {} values", s.rewritten, s.scanned);
                 }

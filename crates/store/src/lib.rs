@@ -4,6 +4,7 @@
 //! Invariants: encrypted columns hold `crypto` blobs only (never plaintext); every write that matters
 //! runs inside a transaction opened by [`Store::begin_write`] together with its audit event (S3).
 
+pub mod blob;
 pub mod dialect;
 pub mod entity;
 pub mod error;

@@ -80,9 +80,15 @@ impl TestApp {
         app::keys::check_binding(&store, &keys).await.expect("bind key ring");
         let clock = Arc::new(FakeClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).single().expect("time")));
         let config = AppConfig { demo: false, ..AppConfig::default() };
-        let app = App::new(store, Arc::new(keys), clock.clone(), config);
+        let blobs = store::blob::BlobStore::local(&dir.path().join("blobs")).expect("blob dir");
+        let app = App::new(store, Arc::new(keys), clock.clone(), config, blobs);
         let router = web::router(app.clone(), false);
         Self { app, router, clock, db_url, _dir: dir }
+    }
+
+    /// Where this app's encrypted attachments live.
+    pub fn blob_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("blobs")
     }
 
     pub fn is_postgres(&self) -> bool {

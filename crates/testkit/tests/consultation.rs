@@ -372,3 +372,107 @@ async fn records_are_found_by_keyword_date_and_diagnosis_without_plaintext_in_th
         assert!(token.len() == 64 && token.chars().all(|c| c.is_ascii_hexdigit()), "token is a hash");
     }
 }
+
+/// A small JPEG with an EXIF segment that contains a GPS marker.
+fn jpeg_with_gps() -> Vec<u8> {
+    use img_parts::ImageEXIF;
+    let img = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([(x % 255) as u8, (y % 255) as u8, 128]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(bytes::Bytes::from(out.into_inner())).unwrap();
+    jpeg.set_exif(Some(bytes::Bytes::from_static(b"Exif\0\0MM\0*GPSLatitude=39.9042;GPSLongitude=116.4074")));
+    jpeg.encoder().bytes().to_vec()
+}
+
+fn multipart_file(name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "att-boundary";
+    let mut body =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\nup-1\r\n").into_bytes();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn photos_are_stripped_of_location_thumbnailed_encrypted_and_private() {
+    let w = world().await;
+    let t = &w.t;
+    let id = t
+        .post(
+            "/api/v1/consultations",
+            json!({"doctor": w.doctor_id, "complaint": "皮疹三天，附照片"}),
+            Some(&w.patient),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let photo = jpeg_with_gps();
+    assert!(photo.windows(11).any(|x| x == b"GPSLatitude"));
+    let upload = |token: &str, name: &str, bytes: &[u8]| {
+        let (ct, body) = multipart_file(name, bytes);
+        http::Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1/consultations/{id}/attachments"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", ct)
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    let r = t.raw(upload(&w.patient, "rash.jpg", b"GIF89a-not-allowed")).await;
+    assert_eq!(r.code(), "upload_type", "type is checked by content, not name");
+    let r = t.raw(upload(&w.other_patient, "rash.jpg", &photo)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "outsiders cannot attach");
+    let r = t.raw(upload(&w.patient, "rash.jpg", &photo)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let m = r.json();
+    assert_eq!(m["kind"], "image");
+    let att = m["attachment"]["id"].as_str().unwrap().to_owned();
+    // The doctor gets the photo without its location, and a thumbnail.
+    let full = t.get(&format!("/api/v1/attachments/{att}"), Some(&w.doctor)).await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_eq!(full.headers["content-type"], "image/jpeg");
+    assert!(!full.bytes.windows(11).any(|x| x == b"GPSLatitude"), "EXIF location removed");
+    assert!(image::load_from_memory(&full.bytes).is_ok(), "still a valid image");
+    let thumb = t.get(&format!("/api/v1/attachments/{att}?thumb=1"), Some(&w.doctor)).await;
+    let thumb = image::load_from_memory(&thumb.bytes).unwrap();
+    assert!(thumb.width() <= 320 && thumb.height() <= 320);
+    // Nobody else can fetch it.
+    assert_eq!(
+        t.get(&format!("/api/v1/attachments/{att}"), Some(&w.other_patient)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // At rest, the blob is ciphertext.
+    let row = {
+        use sea_orm::EntityTrait;
+        store::entity::attachment::Entity::find_by_id(att.clone()).one(&t.app.store.db).await.unwrap().unwrap()
+    };
+    let raw_files: Vec<_> = walk(&t.blob_dir()).into_iter().filter(|p| p.to_string_lossy().contains(&row.id)).collect();
+    assert!(!raw_files.is_empty());
+    for p in raw_files {
+        let bytes = std::fs::read(p).unwrap();
+        assert!(!bytes.starts_with(&[0xFF, 0xD8, 0xFF]), "no plain JPEG on disk");
+    }
+    // The message lists as an image for both sides.
+    let msgs = t.get(&format!("/api/v1/consultations/{id}/messages"), Some(&w.doctor)).await.json();
+    assert!(msgs["items"].as_array().unwrap().iter().any(|m| m["attachment"]["name"] == "rash.jpg"));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -80,9 +80,26 @@ if (chat) {
       return;
     }
     li.className = `msg${m.sender === me ? ' mine' : ''}`;
-    const bubble = document.createElement('div');
-    bubble.className = 'bubble';
-    bubble.textContent = m.text;
+    let bubble;
+    if (m.attachment) {
+      bubble = document.createElement('a');
+      bubble.href = `/api/v1/attachments/${m.attachment.id}`;
+      bubble.target = '_blank';
+      if (m.kind === 'image') {
+        bubble.className = 'bubble photo';
+        const img = document.createElement('img');
+        img.src = `/api/v1/attachments/${m.attachment.id}?thumb=1`;
+        img.alt = m.attachment.name;
+        bubble.append(img);
+      } else {
+        bubble.className = 'bubble file';
+        bubble.textContent = `📄 ${m.attachment.name}`;
+      }
+    } else {
+      bubble = document.createElement('div');
+      bubble.className = 'bubble';
+      bubble.textContent = m.text;
+    }
     const meta = document.createElement('div');
     meta.className = 'meta';
     const t = new Date(m.sent_at);
@@ -173,6 +190,36 @@ if (chat) {
       }
       button.disabled = false;
       text.focus();
+    });
+  }
+  // Photos and reports: uploaded with a progress bar, shown as soon as they are stored.
+  const attach = document.getElementById('attach');
+  if (attach) {
+    const input = attach.querySelector('input[type=file]');
+    const bar = document.getElementById('upload-progress');
+    attach.querySelector('.attach-send').hidden = true;
+    input.addEventListener('change', () => {
+      const file = input.files[0];
+      if (!file) return;
+      const data = new FormData();
+      data.append('client_id', crypto.randomUUID().replaceAll('-', ''));
+      data.append('file', file);
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `/api/v1/consultations/${id}/attachments`);
+      xhr.setRequestHeader('x-csrf-token', csrf);
+      bar.hidden = false;
+      bar.value = 0;
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100); };
+      xhr.onload = () => {
+        bar.hidden = true;
+        input.value = '';
+        try {
+          const body = JSON.parse(xhr.responseText);
+          if (xhr.status < 300) add(body); else alert(body?.error?.message ?? xhr.statusText);
+        } catch { alert(xhr.statusText); }
+      };
+      xhr.onerror = () => { bar.hidden = true; alert(i18n.reconnecting ?? 'Upload failed'); };
+      xhr.send(data);
     });
   }
   markRead();

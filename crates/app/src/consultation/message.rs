@@ -29,13 +29,29 @@ pub struct MessageView {
     pub kind: String,
     pub text: String,
     pub sent_at: DateTime<Utc>,
+    /// For `image` and `file` messages: what to show or download.
+    pub attachment: Option<AttachmentRef>,
+}
+
+/// An attachment as a message refers to it (stored encrypted as the message body).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct AttachmentRef {
+    pub id: String,
+    pub name: String,
+    pub content_type: String,
 }
 
 impl App {
     async fn message_view(&self, db: &impl sea_orm::ConnectionTrait, row: m::Model) -> Result<MessageView, AppError> {
         let u = repo::user::get(db, &row.sender_id).await?;
+        let body = self.open_str("consultation_messages", "body_enc", &row.id, &row.body_enc)?;
+        let attachment = match row.kind.as_str() {
+            "image" | "file" => serde_json::from_str::<AttachmentRef>(&body).ok(),
+            _ => None,
+        };
         Ok(MessageView {
-            text: self.open_str("consultation_messages", "body_enc", &row.id, &row.body_enc)?,
+            text: attachment.as_ref().map_or(body, |a| a.name.clone()),
+            attachment,
             sender_name: self.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)?,
             id: row.id,
             consultation_id: row.consultation_id,
@@ -64,8 +80,30 @@ pub async fn send_message(
     client_id: &str,
     text: &str,
 ) -> Result<(MessageView, bool), AppError> {
-    validate_client_id(client_id).map_err(domain_err)?;
     let text = validate_message_text(text).map_err(domain_err)?;
+    post_message(app, who, ctx, id, client_id, Outgoing { kind: "text", body: text, attachment: None }).await
+}
+
+/// What a message carries.
+pub(crate) struct Outgoing {
+    pub kind: &'static str,
+    /// The text, or the attachment reference as JSON.
+    pub body: String,
+    /// An attachment row written in the same transaction.
+    pub attachment: Option<store::entity::attachment::Model>,
+}
+
+/// Appends a message to the conversation (text or attachment) in one transaction with its audit
+/// event, the clock update and the search tokens; then tells the participants.
+pub(crate) async fn post_message(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    client_id: &str,
+    out: Outgoing,
+) -> Result<(MessageView, bool), AppError> {
+    validate_client_id(client_id).map_err(domain_err)?;
     let txn = app.store.begin_write().await?;
     let scope = scope_for(app, &txn, who).await?;
     let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
@@ -94,20 +132,25 @@ pub async fn send_message(
     row.status = after_message(status, as_doctor).as_str().into();
     row.last_seq += 1;
     row.updated_at = now;
+    if let Some(att) = out.attachment {
+        repo::attachment::insert(&txn, att).await?;
+    }
     let msg_id = domain::MessageId::new().to_string();
     let msg = m::Model {
-        body_enc: app.seal("consultation_messages", "body_enc", &msg_id, text.as_bytes())?,
+        body_enc: app.seal("consultation_messages", "body_enc", &msg_id, out.body.as_bytes())?,
         id: msg_id,
         consultation_id: id.to_owned(),
         seq: row.last_seq,
         sender_id: who.user_id.clone(),
         sender_role: if as_doctor { Role::Doctor } else { Role::Patient }.as_str().into(),
         client_id: client_id.to_owned(),
-        kind: "text".into(),
+        kind: out.kind.into(),
         sent_at: now,
     };
     repo::consultation::insert_message(&txn, msg.clone()).await?;
-    super::index_text(app, &txn, id, &msg.id, &text).await?;
+    if out.kind == "text" {
+        super::index_text(app, &txn, id, &msg.id, &out.body).await?;
+    }
     repo::consultation::update(&txn, row.clone()).await?;
     repo::consultation::mark_position(&txn, id, &who.user_id, row.last_seq, row.last_seq).await?;
     app.record(

@@ -3,6 +3,7 @@
 //! only by the participants. Each use case checks access through a [`ConsultationScope`], writes
 //! and audits in one transaction, then publishes realtime events.
 
+pub mod attachment;
 mod history;
 mod lifecycle;
 mod message;
@@ -13,7 +14,7 @@ mod view;
 
 pub use history::{HistoryItem, patient_history};
 pub use lifecycle::{claim, close, handover, rate, sweep_overdue};
-pub use message::{MessageView, mark_read, messages, send_message, typing};
+pub use message::{AttachmentRef, MessageView, mark_read, messages, send_message, typing};
 pub use search::{SearchHit, SearchInput, search};
 pub use start::{DoctorListing, StartConsultation, list_doctors, start};
 pub use view::{ConsultationSummary, ConsultationView, get, list_mine};

@@ -1,6 +1,7 @@
 //! SeaORM entities, one per table. Ids are UUIDv7 strings; `_enc` fields are `crypto` blobs.
 
 pub mod app_meta;
+pub mod attachment;
 pub mod audit_event;
 pub mod consent;
 pub mod consultation;

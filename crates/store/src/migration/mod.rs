@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_foundation;
 mod m0002_consultation;
 mod m0003_search;
+mod m0004_attachments;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_foundation::Migration),
             Box::new(m0002_consultation::Migration),
             Box::new(m0003_search::Migration),
+            Box::new(m0004_attachments::Migration),
         ]
     }
 }

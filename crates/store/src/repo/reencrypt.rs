@@ -26,6 +26,7 @@ pub const ENCRYPTED_COLUMNS: &[(&str, &str, &str)] = &[
     ("consultations", "id", "summary_enc"),
     ("consultations", "id", "rating_comment_enc"),
     ("consultation_messages", "id", "body_enc"),
+    ("attachments", "id", "name_enc"),
 ];
 
 /// Outcome of one pass.

@@ -237,3 +237,62 @@ pub async fn search(
     };
     Ok(Json(json!({"items": consultation::search(&s.app, &who, &c.ctx, input).await?})))
 }
+
+/// Reads `file` (and an optional `client_id`) from a multipart body.
+pub(crate) async fn read_upload(
+    mut form: axum::extract::Multipart,
+) -> Result<(String, String, Vec<u8>), app::AppError> {
+    let bad = |_| app::AppError::invalid("upload_failed", "The upload was interrupted; please try again.");
+    let (mut name, mut client_id, mut bytes) = (String::new(), String::new(), Vec::new());
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or_default() {
+            "file" => {
+                name = field.file_name().unwrap_or_default().to_owned();
+                bytes = field.bytes().await.map_err(bad)?.to_vec();
+            }
+            "client_id" => client_id = field.text().await.map_err(bad)?,
+            _ => {}
+        }
+    }
+    if client_id.is_empty() {
+        client_id = uuid::Uuid::new_v4().simple().to_string();
+    }
+    Ok((name, client_id, bytes))
+}
+
+pub async fn upload(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    form: axum::extract::Multipart,
+) -> ApiResult<(StatusCode, Json<consultation::MessageView>)> {
+    let (name, client_id, bytes) = read_upload(form).await?;
+    let (m, created) = consultation::attachment::upload(&s.app, &who, &c.ctx, &id, &client_id, &name, bytes).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(m)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ThumbQuery {
+    #[serde(default)]
+    thumb: Option<String>,
+}
+
+pub async fn attachment(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<ThumbQuery>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    let thumb = q.thumb.is_some_and(|t| t == "1" || t == "true");
+    let (ct, bytes) = consultation::attachment::fetch(&s.app, &who, &c.ctx, &id, thumb).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, ct),
+            (axum::http::header::CACHE_CONTROL, "private, no-store".to_owned()),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        bytes,
+    ))
+}

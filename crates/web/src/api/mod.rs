@@ -181,5 +181,17 @@ pub fn routes(r: Routes) -> Routes {
             "Search own records: ?q= keywords, from/to YYYY-MM-DD, icd= ICD-10",
             consultation::search,
         )
+        .post(
+            "/api/v1/consultations/{id}/attachments",
+            Authenticated,
+            "Upload a photo or PDF (multipart: file, client_id) as a message",
+            consultation::upload,
+        )
+        .get(
+            "/api/v1/attachments/{id}",
+            Authenticated,
+            "An attachment (?thumb=1 for the thumbnail); participants only, audited",
+            consultation::attachment,
+        )
         .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
 }

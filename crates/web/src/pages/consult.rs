@@ -268,3 +268,21 @@ pub async fn search(
     };
     Ok(render(&SearchPage { c, f, hits }))
 }
+
+pub async fn upload(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    form: axum::extract::Multipart,
+) -> PageResult {
+    let res = async {
+        let (name, client_id, bytes) = crate::api::consultation::read_upload(form).await?;
+        consultation::attachment::upload(&s.app, &who, &a.ctx, &id, &client_id, &name, bytes).await
+    }
+    .await;
+    match res {
+        Ok(_) => Ok(Redirect::to(&format!("/consultations/{id}#end")).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), FormData::default()).await,
+    }
+}
