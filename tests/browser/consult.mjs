@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { DESKTOP, launch, PHONE } from './browser.mjs';
+import { DESKTOP, launch, makeImages, PHONE } from './browser.mjs';
 import { startServer } from './server.mjs';
 import { totp } from './totp.mjs';
 
@@ -76,6 +76,12 @@ test('patient and doctor hold a consultation live, end to end', { timeout: 120_0
   await d.fill('#composer textarea', '请立即拨打120或去最近的急诊，不要自己开车。');
   await d.click('#composer button');
   await p.waitForFunction(() => [...document.querySelectorAll('.msg:not(.mine) .bubble')].some((b) => b.textContent.includes('120')));
+  // A photo from the patient's phone appears on the doctor's screen as a thumbnail.
+  const { jpeg } = await makeImages(p);
+  await p.setInputFiles('#attach input[type=file]', { name: 'ecg.jpg', mimeType: 'image/jpeg', buffer: jpeg });
+  await p.waitForSelector('.msg.mine .bubble.photo img');
+  await d.waitForSelector('.msg:not(.mine) .bubble.photo img', { timeout: 10_000 });
+  await d.waitForFunction(() => [...document.querySelectorAll('.bubble.photo img')].every((i) => i.complete && i.naturalWidth > 0));
   await p.fill('#composer textarea', '好的，家人正在送我去医院。');
   await p.click('#composer button');
   await d.waitForFunction(() => [...document.querySelectorAll('.msg:not(.mine) .bubble')].some((b) => b.textContent.includes('家人')));

@@ -93,7 +93,7 @@ if (chat) {
         bubble.append(img);
       } else {
         bubble.className = 'bubble file';
-        bubble.textContent = `📄 ${m.attachment.name}`;
+        bubble.textContent = `PDF · ${m.attachment.name}`;
       }
     } else {
       bubble = document.createElement('div');
