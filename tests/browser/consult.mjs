@@ -90,6 +90,17 @@ test('patient and doctor hold a consultation live, end to end', { timeout: 120_0
   await shot(p, 'patient-chat-360');
   await shot(d, 'doctor-chat-1280');
 
+  // A5: a medication plan arrives on the patient's phone as a table.
+  await d.click('#plan-box summary');
+  await d.fill('input[name=drug_0]', '阿司匹林肠溶片');
+  await d.fill('input[name=dose_0]', '100 mg');
+  await d.check('input[name=time_0_morning]');
+  await d.fill('input[name=days_0]', '30');
+  await Promise.all([d.waitForLoadState('load'), d.click('#plan-box button.primary')]);
+  await p.waitForSelector('.card-plan table.plan td', { timeout: 10_000 });
+  assert.match(await p.textContent('.card-plan'), /阿司匹林肠溶片.*100 mg.*早.*30/s);
+  await shot(p, 'patient-plan-360');
+
   // Close with a diagnosis; the patient's page follows and the patient rates.
   await d.click('details.close-box summary');
   await d.fill('textarea[name=summary]', '胸痛伴出汗，疑似急性冠脉综合征，已建议立即急诊。');

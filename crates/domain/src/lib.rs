@@ -21,6 +21,7 @@
 
 #[macro_use]
 pub mod enum_code;
+pub mod card;
 pub mod consultation;
 pub mod icd10;
 pub mod id_document;

@@ -66,6 +66,8 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/consultations/{id}/attachments", SignedIn),
     ("GET", "/api/v1/attachments/{id}", SignedIn),
     ("POST", "/consultations/{id}/attachments", SignedIn),
+    ("POST", "/api/v1/consultations/{id}/cards", Only(&[Role::Doctor])),
+    ("POST", "/consultations/{id}/plan", Only(&[Role::Doctor])),
     ("GET", "/search", SignedIn),
     ("GET", "/admin/red-flags", Only(&[Role::PlatformAdmin])),
     ("POST", "/admin/red-flags", Only(&[Role::PlatformAdmin])),

@@ -476,3 +476,42 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn the_doctor_sends_a_medication_plan_as_a_table() {
+    let w = world().await;
+    let t = &w.t;
+    let id = t
+        .post(
+            "/api/v1/consultations",
+            json!({"doctor": w.doctor_id, "complaint": "高血压复诊，想调药"}),
+            Some(&w.patient),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/consultations/{id}/cards");
+    let plan = json!({"client_id": "plan-1", "type": "medication_plan", "rows": [
+        {"drug": "氨氯地平片", "dose": "5 mg", "times": ["morning"], "days": 30},
+        {"drug": "阿司匹林肠溶片", "dose": "100 mg", "times": ["evening"], "days": 30, "note": "饭后"}
+    ]});
+    assert_eq!(
+        t.post(&path, plan.clone(), Some(&w.patient)).await.status,
+        StatusCode::FORBIDDEN,
+        "patients don't prescribe"
+    );
+    let bad = json!({"client_id": "plan-0", "type": "medication_plan", "rows": [{"drug": "x", "dose": "1", "times": [], "days": 3}]});
+    assert_eq!(t.post(&path, bad, Some(&w.doctor)).await.code(), "plan_row_invalid");
+    let r = t.post(&path, plan, Some(&w.doctor)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let msgs = t.get(&format!("/api/v1/consultations/{id}/messages"), Some(&w.patient)).await.json();
+    let last = msgs["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "medication_plan");
+    assert_eq!(last["plan"]["rows"][1]["note"], "饭后");
+    assert_eq!(last["plan"]["rows"][0]["times"][0], "morning");
+    // The plan is searchable by drug name.
+    let hits = t.get("/api/v1/search?q=%E6%B0%A8%E6%B0%AF%E5%9C%B0%E5%B9%B3", Some(&w.patient)).await.json(); // 氨氯地平
+    assert_eq!(hits["items"].as_array().unwrap().len(), 1);
+}

@@ -81,7 +81,36 @@ if (chat) {
     }
     li.className = `msg${m.sender === me ? ' mine' : ''}`;
     let bubble;
-    if (m.attachment) {
+    if (m.plan) {
+      // A5: the medication plan as a table.
+      bubble = document.createElement('div');
+      bubble.className = 'bubble card-plan';
+      const title = document.createElement('strong');
+      title.textContent = i18n.planTitle;
+      const table = document.createElement('table');
+      table.className = 'plan';
+      const head = table.createTHead().insertRow();
+      for (const h of [i18n.planDrug, i18n.planDose, i18n.planTimes, i18n.planDays]) {
+        const th = document.createElement('th');
+        th.textContent = h;
+        head.append(th);
+      }
+      const body = table.createTBody();
+      for (const r of m.plan.rows) {
+        const tr = body.insertRow();
+        tr.insertCell().textContent = r.note ? `${r.drug} (${r.note})` : r.drug;
+        tr.insertCell().textContent = r.dose;
+        const when = tr.insertCell();
+        for (const t of r.times) {
+          const s = document.createElement('span');
+          s.className = 'slot';
+          s.textContent = i18n[`slot${t[0].toUpperCase()}${t.slice(1)}`] ?? t;
+          when.append(s);
+        }
+        tr.insertCell().textContent = String(r.days);
+      }
+      bubble.append(title, table);
+    } else if (m.attachment) {
       bubble = document.createElement('a');
       bubble.href = `/api/v1/attachments/${m.attachment.id}`;
       bubble.target = '_blank';

@@ -123,7 +123,8 @@ pub async fn upload(
     };
     let body = serde_json::to_string(&reference).map_err(|_| AppError::Internal("json"))?;
     let kind = if is_image { "image" } else { "file" };
-    post_message(app, who, ctx, consultation_id, client_id, Outgoing { kind, body, attachment: Some(row) }).await
+    post_message(app, who, ctx, consultation_id, client_id, Outgoing { kind, body, attachment: Some(row), index: None })
+        .await
 }
 
 /// Fetches an attachment (or its thumbnail) for a participant; audited.

@@ -31,6 +31,8 @@ pub struct MessageView {
     pub sent_at: DateTime<Utc>,
     /// For `image` and `file` messages: what to show or download.
     pub attachment: Option<AttachmentRef>,
+    /// For `medication_plan` messages: the plan as a table (A5).
+    pub plan: Option<domain::card::MedicationPlan>,
 }
 
 /// An attachment as a message refers to it (stored encrypted as the message body).
@@ -49,9 +51,20 @@ impl App {
             "image" | "file" => serde_json::from_str::<AttachmentRef>(&body).ok(),
             _ => None,
         };
+        let plan = if row.kind == "medication_plan" {
+            serde_json::from_str::<domain::card::MedicationPlan>(&body).ok()
+        } else {
+            None
+        };
+        let text = match (&attachment, &plan) {
+            (Some(a), _) => a.name.clone(),
+            (None, Some(p)) => p.summary(),
+            (None, None) => body,
+        };
         Ok(MessageView {
-            text: attachment.as_ref().map_or(body, |a| a.name.clone()),
+            text,
             attachment,
+            plan,
             sender_name: self.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)?,
             id: row.id,
             consultation_id: row.consultation_id,
@@ -81,7 +94,8 @@ pub async fn send_message(
     text: &str,
 ) -> Result<(MessageView, bool), AppError> {
     let text = validate_message_text(text).map_err(domain_err)?;
-    post_message(app, who, ctx, id, client_id, Outgoing { kind: "text", body: text, attachment: None }).await
+    let index = Some(text.clone());
+    post_message(app, who, ctx, id, client_id, Outgoing { kind: "text", body: text, attachment: None, index }).await
 }
 
 /// What a message carries.
@@ -91,6 +105,25 @@ pub(crate) struct Outgoing {
     pub body: String,
     /// An attachment row written in the same transaction.
     pub attachment: Option<store::entity::attachment::Model>,
+    /// Text to add to the search index.
+    pub index: Option<String>,
+}
+
+/// A7/A5: the doctor sends a medication plan as a table card.
+pub async fn send_medication_plan(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    client_id: &str,
+    plan: domain::card::MedicationPlan,
+) -> Result<(MessageView, bool), AppError> {
+    who.require_verified_doctor()?;
+    let plan = plan.validated().map_err(|e| AppError::invalid(e.code(), e.message()))?;
+    let body = serde_json::to_string(&plan).map_err(|_| AppError::Internal("json"))?;
+    let index = Some(plan.summary());
+    post_message(app, who, ctx, id, client_id, Outgoing { kind: "medication_plan", body, attachment: None, index })
+        .await
 }
 
 /// Appends a message to the conversation (text or attachment) in one transaction with its audit
@@ -113,7 +146,7 @@ pub(crate) async fn post_message(
         return Ok((view, false));
     }
     let as_doctor = doctor_side(who, &row, &scope);
-    if !as_doctor && who.is_staff() && !scope.patient_ids.contains(&row.patient_id) {
+    if !as_doctor && (out.kind == "medication_plan" || who.is_staff() && !scope.patient_ids.contains(&row.patient_id)) {
         return Err(AppError::Forbidden);
     }
     let status: ConsultationStatus = row.status.parse().map_err(|_| AppError::Internal("status"))?;
@@ -148,8 +181,8 @@ pub(crate) async fn post_message(
         sent_at: now,
     };
     repo::consultation::insert_message(&txn, msg.clone()).await?;
-    if out.kind == "text" {
-        super::index_text(app, &txn, id, &msg.id, &out.body).await?;
+    if let Some(text) = &out.index {
+        super::index_text(app, &txn, id, &msg.id, text).await?;
     }
     repo::consultation::update(&txn, row.clone()).await?;
     repo::consultation::mark_position(&txn, id, &who.user_id, row.last_seq, row.last_seq).await?;

@@ -296,3 +296,27 @@ pub async fn attachment(
         bytes,
     ))
 }
+
+#[derive(Deserialize)]
+pub struct CardBody {
+    client_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    rows: Vec<domain::card::MedicationRow>,
+}
+
+pub async fn card(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CardBody>,
+) -> ApiResult<(StatusCode, Json<consultation::MessageView>)> {
+    if b.kind != "medication_plan" {
+        return Err(app::AppError::invalid("card_type", "Unknown card type (medication_plan).").into());
+    }
+    let plan = domain::card::MedicationPlan { rows: b.rows };
+    let (m, created) = consultation::send_medication_plan(&s.app, &who, &c.ctx, &id, &b.client_id, plan).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(m)))
+}

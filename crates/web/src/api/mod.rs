@@ -193,5 +193,11 @@ pub fn routes(r: Routes) -> Routes {
             "An attachment (?thumb=1 for the thumbnail); participants only, audited",
             consultation::attachment,
         )
+        .post(
+            "/api/v1/consultations/{id}/cards",
+            Roles(&[Role::Doctor]),
+            "Send a structured card: {client_id, type: medication_plan, rows:[{drug,dose,times,days,note}]}",
+            consultation::card,
+        )
         .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
 }

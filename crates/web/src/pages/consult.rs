@@ -108,6 +108,8 @@ pub struct ConversationPage {
     pub history: Option<Vec<consultation::HistoryItem>>,
     /// Colleagues a consultation can be handed over to.
     pub colleagues: Vec<DoctorListing>,
+    pub plan_rows: Vec<usize>,
+    pub times_of_day: [&'static str; 4],
 }
 
 async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>, f: FormData) -> PageResult {
@@ -147,6 +149,8 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
         f,
         history,
         colleagues,
+        plan_rows: (0..PLAN_ROWS).collect(),
+        times_of_day: domain::card::TIMES_OF_DAY,
     }))
 }
 
@@ -286,3 +290,45 @@ pub async fn upload(
         Err(e) => conversation(&s, &a, &id, Some(&e), FormData::default()).await,
     }
 }
+
+/// The medication-plan form: rows `drug_N`, `dose_N`, `days_N`, `note_N` and checkboxes `time_N_<slot>`.
+pub async fn plan(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let rows = (0..PLAN_ROWS)
+        .map(|i| domain::card::MedicationRow {
+            drug: f.v(&format!("drug_{i}")).to_owned(),
+            dose: f.v(&format!("dose_{i}")).to_owned(),
+            times: domain::card::TIMES_OF_DAY
+                .iter()
+                .filter(|t| f.checked(&format!("time_{i}_{t}")))
+                .map(|t| (*t).to_owned())
+                .collect(),
+            days: f.v(&format!("days_{i}")).parse().unwrap_or(0),
+            note: f.v(&format!("note_{i}")).to_owned(),
+        })
+        .collect();
+    let client_id = Some(f.v("client_id").to_owned())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    match consultation::send_medication_plan(
+        &s.app,
+        &who,
+        &a.ctx,
+        &id,
+        &client_id,
+        domain::card::MedicationPlan { rows },
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/consultations/{id}#end")).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
+    }
+}
+
+/// How many rows the plan form offers.
+pub const PLAN_ROWS: usize = 4;
