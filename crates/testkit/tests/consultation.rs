@@ -515,3 +515,72 @@ async fn the_doctor_sends_a_medication_plan_as_a_table() {
     let hits = t.get("/api/v1/search?q=%E6%B0%A8%E6%B0%AF%E5%9C%B0%E5%B9%B3", Some(&w.patient)).await.json(); // 氨氯地平
     assert_eq!(hits["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_closed_consultation_exports_as_a_valid_fhir_bundle_after_step_up() {
+    let w = world().await;
+    let t = &w.t;
+    let id = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "头痛三天"}), Some(&w.patient))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.post(
+        &format!("/api/v1/consultations/{id}/messages"),
+        json!({"client_id": "d1", "text": "有没有发热？"}),
+        Some(&w.doctor),
+    )
+    .await;
+    t.post(
+        &format!("/api/v1/consultations/{id}/close"),
+        json!({"summary": "紧张性头痛可能性大", "diagnoses": ["G44.2", "R51"]}),
+        Some(&w.doctor),
+    )
+    .await;
+    let path = format!("/api/v1/consultations/{id}/fhir");
+    // Patients confirm with their password; the session is older than five minutes.
+    t.clock.advance(Duration::minutes(6));
+    let patient = t.token("pat-c", None).await;
+    t.clock.advance(Duration::minutes(6));
+    assert_eq!(t.get(&path, Some(&patient)).await.code(), "step_up_required");
+    assert_eq!(
+        t.get(&path, Some(&w.other_patient)).await.status,
+        StatusCode::FORBIDDEN,
+        "no step-up, no export (and no existence leak after it)"
+    );
+    let r = t.post("/api/v1/auth/step-up", json!({"password": testkit::PASSWORD}), Some(&patient)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = t.get(&path, Some(&patient)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.headers["content-type"].to_str().unwrap().starts_with("application/fhir+json"));
+    let b = r.json();
+    assert_eq!(b["resourceType"], "Bundle");
+    let kinds: Vec<&str> =
+        b["entry"].as_array().unwrap().iter().map(|e| e["resource"]["resourceType"].as_str().unwrap()).collect();
+    for k in ["Patient", "Practitioner", "Encounter", "Communication", "Condition", "DocumentReference"] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    assert!(b["entry"].as_array().unwrap().iter().any(|e| e["resource"]["code"]["coding"][0]["code"] == "G44.2"));
+    let audit = store::repo::audit::list(
+        &t.app.store.db,
+        &store::repo::audit::AuditFilter { action: Some("record.export_fhir".into()), limit: 5, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(audit.len(), 1);
+    // A real validator checks the structure when the test script provides it (scripts/test does).
+    if std::env::var("YIQIAO_FHIR_VALIDATE").is_ok_and(|v| v == "1") {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &r.text).unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fhir/validate.py");
+        let out = std::process::Command::new("python3").arg(script).arg(file.path()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "FHIR validation failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

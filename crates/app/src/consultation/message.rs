@@ -44,7 +44,11 @@ pub struct AttachmentRef {
 }
 
 impl App {
-    async fn message_view(&self, db: &impl sea_orm::ConnectionTrait, row: m::Model) -> Result<MessageView, AppError> {
+    pub(crate) async fn message_view(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        row: m::Model,
+    ) -> Result<MessageView, AppError> {
         let u = repo::user::get(db, &row.sender_id).await?;
         let body = self.open_str("consultation_messages", "body_enc", &row.id, &row.body_enc)?;
         let attachment = match row.kind.as_str() {

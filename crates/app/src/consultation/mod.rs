@@ -4,6 +4,7 @@
 //! and audits in one transaction, then publishes realtime events.
 
 pub mod attachment;
+pub mod export;
 mod history;
 mod lifecycle;
 mod message;

@@ -320,3 +320,21 @@ pub async fn card(
     let (m, created) = consultation::send_medication_plan(&s.app, &who, &c.ctx, &id, &b.client_id, plan).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(m)))
 }
+
+/// `GET /api/v1/consultations/{id}/fhir`: the record as a FHIR R4 Bundle (step-up required).
+pub async fn fhir(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    let bundle = consultation::export::fhir_bundle(&s.app, &who, &c.ctx, &id).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/fhir+json; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"consultation-{id}.fhir.json\"")),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        bundle.to_string(),
+    ))
+}

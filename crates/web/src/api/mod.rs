@@ -199,5 +199,11 @@ pub fn routes(r: Routes) -> Routes {
             "Send a structured card: {client_id, type: medication_plan, rows:[{drug,dose,times,days,note}]}",
             consultation::card,
         )
+        .get(
+            "/api/v1/consultations/{id}/fhir",
+            Authenticated,
+            "Export as a FHIR R4 Bundle (participants; step-up required; audited)",
+            consultation::fhir,
+        )
         .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
 }

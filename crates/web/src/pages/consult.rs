@@ -332,3 +332,31 @@ pub async fn plan(
 
 /// How many rows the plan form offers.
 pub const PLAN_ROWS: usize = 4;
+
+/// Downloads the FHIR export; asks for step-up first when it is not fresh (B3).
+pub async fn export_fhir(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> PageResult {
+    match consultation::export::fhir_bundle(&s.app, &who, &a.ctx, &id).await {
+        Ok(bundle) => Ok((
+            [
+                (axum::http::header::CONTENT_TYPE, "application/fhir+json; charset=utf-8".to_owned()),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"consultation-{id}.fhir.json\""),
+                ),
+            ],
+            bundle.to_string(),
+        )
+            .into_response()),
+        Err(AppError::StepUpRequired) => Ok(Redirect::to(&format!(
+            "/step-up?next={}",
+            super::url_encode(&format!("/consultations/{id}/export/fhir"))
+        ))
+        .into_response()),
+        Err(e) => Err(PageError::new(e, &a)),
+    }
+}

@@ -66,6 +66,12 @@ pub fn routes(r: Routes) -> Routes {
         .get("/consultations/{id}", Authenticated, "The conversation", consult::show)
         .post("/consultations/{id}/messages", Authenticated, "Send a message (form)", consult::send)
         .post("/consultations/{id}/claim", Roles(&[Role::Doctor]), "Take a team consultation", consult::claim)
+        .get(
+            "/consultations/{id}/export/fhir",
+            Authenticated,
+            "Download the record as FHIR R4 (step-up)",
+            consult::export_fhir,
+        )
         .post("/consultations/{id}/plan", Roles(&[Role::Doctor]), "Send a medication plan card", consult::plan)
         .post("/consultations/{id}/attachments", Authenticated, "Attach a photo or PDF (form)", consult::upload)
         .post("/consultations/{id}/handover", Roles(&[Role::Doctor]), "Hand over to another doctor", consult::handover)
