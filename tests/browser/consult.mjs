@@ -6,7 +6,7 @@
 // messages live over the WebSocket with read marks; the specialist closes with an ICD-10
 // diagnosis; the patient rates. Screenshots: artifacts/consult-*.png.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +114,17 @@ test('patient and doctor hold a consultation live, end to end', { timeout: 120_0
   assert.match(await p.textContent('#closing'), /5\/5/);
   assert.match(await p.textContent('#closing'), /I20\.0/);
   await shot(p, 'patient-closed-360');
+
+  // C3: the patient exports the record; the password is asked first (step-up), then it downloads.
+  await Promise.all([p.waitForURL(/\/step-up/), p.click('#export-fhir')]);
+  await shot(p, 'patient-step-up-360');
+  await p.fill('input[name=password]', 'Yiqiao-demo-2026');
+  const [download] = await Promise.all([p.waitForEvent('download'), p.click('form[action="/step-up"] button.primary')]);
+  const file = join(ARTIFACTS, 'consult-export.fhir.json');
+  await download.saveAs(file);
+  const bundle = JSON.parse(readFileSync(file, 'utf8'));
+  assert.equal(bundle.resourceType, 'Bundle');
+  assert.ok(bundle.entry.some((e) => e.resource.resourceType === 'Condition' && e.resource.code.coding[0].code === 'I20.0'));
   assert.deepEqual(patient.errors, [], 'no script errors on the patient side');
   assert.deepEqual(doctor.errors, [], 'no script errors on the doctor side');
 });
