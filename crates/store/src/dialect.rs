@@ -45,6 +45,16 @@ impl Backend {
     }
 }
 
+/// Settings of every SQLite connection: WAL, full fsync, foreign keys, busy timeout.
+fn sqlite_connection(o: sea_orm::sqlx::sqlite::SqliteConnectOptions) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+    o.create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+}
+
 /// Opens a pool. SQLite gets WAL, foreign keys, a busy timeout and `synchronous=FULL` on every
 /// connection (clinical writes must survive power loss); the file is created when missing.
 pub async fn connect(backend: Backend, url: &str) -> Result<DatabaseConnection, StoreError> {
@@ -53,14 +63,7 @@ pub async fn connect(backend: Backend, url: &str) -> Result<DatabaseConnection, 
     match backend {
         Backend::Sqlite => {
             opts.max_connections(8).min_connections(1);
-            opts.map_sqlx_sqlite_opts(|o| {
-                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                o.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10))
-            });
+            opts.map_sqlx_sqlite_opts(sqlite_connection);
         }
         Backend::Postgres => {
             opts.max_connections(16).min_connections(1);
@@ -85,14 +88,7 @@ pub async fn connect_writer(
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_timeout(Duration::from_secs(5));
-            opts.map_sqlx_sqlite_opts(|o| {
-                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                o.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10))
-            });
+            opts.map_sqlx_sqlite_opts(sqlite_connection);
             Ok(Database::connect(opts).await?)
         }
     }

@@ -6,32 +6,14 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use super::dsl::{fk, idx, t};
+
 pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &'static str {
         "m0001_foundation"
     }
-}
-
-fn t(name: &'static str) -> TableCreateStatement {
-    Table::create().table(name).if_not_exists().to_owned()
-}
-
-fn idx(name: &str, table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(table).if_not_exists();
-    for c in cols {
-        i.col(*c);
-    }
-    if unique {
-        i.unique();
-    }
-    i.clone()
-}
-
-fn fk(table: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create().from(table, col).to(to, "id").on_delete(ForeignKeyAction::Restrict).to_owned()
 }
 
 #[async_trait::async_trait]

@@ -8,6 +8,31 @@ mod m0002_consultation;
 mod m0003_search;
 mod m0004_attachments;
 
+/// Shared DSL helpers for the migrations below.
+pub(crate) mod dsl {
+    use sea_orm_migration::prelude::*;
+
+    pub fn t(name: &'static str) -> TableCreateStatement {
+        Table::create().table(name).if_not_exists().to_owned()
+    }
+
+    pub fn idx(name: &str, table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
+        let mut i = Index::create();
+        i.name(name).table(table).if_not_exists();
+        for c in cols {
+            i.col(*c);
+        }
+        if unique {
+            i.unique();
+        }
+        i.clone()
+    }
+
+    pub fn fk(table: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
+        ForeignKey::create().from(table, col).to(to, "id").on_delete(ForeignKeyAction::Restrict).to_owned()
+    }
+}
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

@@ -321,20 +321,27 @@ pub async fn card(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(m)))
 }
 
-/// `GET /api/v1/consultations/{id}/fhir`: the record as a FHIR R4 Bundle (step-up required).
-pub async fn fhir(
-    State(s): State<AppState>,
-    Caller(c): Caller,
-    Auth(who): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<impl axum::response::IntoResponse> {
-    let bundle = consultation::export::fhir_bundle(&s.app, &who, &c.ctx, &id).await?;
-    Ok((
+/// The download answer for a FHIR export.
+pub(crate) fn fhir_response(id: &str, bundle: &serde_json::Value) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
         [
             (axum::http::header::CONTENT_TYPE, "application/fhir+json; charset=utf-8".to_owned()),
             (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"consultation-{id}.fhir.json\"")),
             (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
         ],
         bundle.to_string(),
-    ))
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/consultations/{id}/fhir`: the record as a FHIR R4 Bundle (step-up required).
+pub async fn fhir(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    let bundle = consultation::export::fhir_bundle(&s.app, &who, &c.ctx, &id).await?;
+    Ok(fhir_response(&id, &bundle))
 }

@@ -341,17 +341,7 @@ pub async fn export_fhir(
     Path(id): Path<String>,
 ) -> PageResult {
     match consultation::export::fhir_bundle(&s.app, &who, &a.ctx, &id).await {
-        Ok(bundle) => Ok((
-            [
-                (axum::http::header::CONTENT_TYPE, "application/fhir+json; charset=utf-8".to_owned()),
-                (
-                    axum::http::header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"consultation-{id}.fhir.json\""),
-                ),
-            ],
-            bundle.to_string(),
-        )
-            .into_response()),
+        Ok(bundle) => Ok(crate::api::consultation::fhir_response(&id, &bundle)),
         Err(AppError::StepUpRequired) => Ok(Redirect::to(&format!(
             "/step-up?next={}",
             super::url_encode(&format!("/consultations/{id}/export/fhir"))
