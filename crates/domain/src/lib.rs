@@ -21,6 +21,7 @@
 
 #[macro_use]
 pub mod enum_code;
+pub mod annotation;
 pub mod card;
 pub mod consultation;
 pub mod icd10;

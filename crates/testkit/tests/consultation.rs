@@ -584,3 +584,58 @@ async fn a_closed_consultation_exports_as_a_valid_fhir_bundle_after_step_up() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_doctor_annotates_a_photo_and_the_patient_sees_it() {
+    let w = world().await;
+    let t = &w.t;
+    let id = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "背部皮疹"}), Some(&w.patient))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (ct, body) = multipart_file("back.jpg", &jpeg_with_gps());
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("/api/v1/consultations/{id}/attachments"))
+        .header("authorization", format!("Bearer {}", w.patient))
+        .header("content-type", ct)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let att = t.raw(req).await.json()["attachment"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/attachments/{att}/annotations");
+    let shapes = json!({"shapes": [
+        {"type": "circle", "x": 0.4, "y": 0.5, "r": 0.1},
+        {"type": "arrow", "x1": 0.1, "y1": 0.1, "x2": 0.35, "y2": 0.45},
+        {"type": "text", "x": 0.5, "y": 0.2, "text": "此处"}
+    ]});
+    let put = |token: String, body: serde_json::Value| {
+        let path = path.clone();
+        async move { t.send(http::Method::PUT, &path, Some(body), Some(&token)).await }
+    };
+    assert_eq!(put(w.patient.clone(), shapes.clone()).await.status, StatusCode::FORBIDDEN, "patients don't draw");
+    assert_eq!(
+        put(w.doctor.clone(), json!({"shapes": [{"type": "circle", "x": 2.0, "y": 0.5, "r": 0.1}]})).await.code(),
+        "annotation_invalid"
+    );
+    assert_eq!(put(w.doctor.clone(), shapes.clone()).await.status, StatusCode::NO_CONTENT);
+    let seen = t.get(&path, Some(&w.patient)).await.json();
+    assert_eq!(seen["shapes"].as_array().unwrap().len(), 3);
+    assert_eq!(seen["shapes"][2]["text"], "此处");
+    assert_eq!(seen["editable"], false);
+    assert_eq!(t.get(&path, Some(&w.doctor)).await.json()["editable"], true);
+    assert_eq!(t.get(&path, Some(&w.other_patient)).await.status, StatusCode::NOT_FOUND);
+    // The original is untouched: the same bytes as before annotating.
+    let original = t.get(&format!("/api/v1/attachments/{att}"), Some(&w.patient)).await;
+    assert!(image::load_from_memory(&original.bytes).is_ok());
+    // Closed records no longer change.
+    t.post(
+        &format!("/api/v1/consultations/{id}/close"),
+        json!({"summary": "湿疹", "diagnoses": ["L30.9"]}),
+        Some(&w.doctor),
+    )
+    .await;
+    assert_eq!(put(w.doctor.clone(), shapes).await.code(), "consultation_closed");
+}

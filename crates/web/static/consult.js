@@ -115,6 +115,8 @@ if (chat) {
       bubble.href = `/api/v1/attachments/${m.attachment.id}`;
       bubble.target = '_blank';
       if (m.kind === 'image') {
+        bubble.href = `/attachments/${m.attachment.id}`;
+        bubble.removeAttribute('target');
         bubble.className = 'bubble photo';
         const img = document.createElement('img');
         img.src = `/api/v1/attachments/${m.attachment.id}?thumb=1`;

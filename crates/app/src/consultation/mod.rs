@@ -3,6 +3,7 @@
 //! only by the participants. Each use case checks access through a [`ConsultationScope`], writes
 //! and audits in one transaction, then publishes realtime events.
 
+pub mod annotation;
 pub mod attachment;
 pub mod export;
 mod history;

@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table. Ids are UUIDv7 strings; `_enc` fields are `crypto` blobs.
 
+pub mod annotation;
 pub mod app_meta;
 pub mod attachment;
 pub mod audit_event;

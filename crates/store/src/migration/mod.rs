@@ -7,6 +7,7 @@ mod m0001_foundation;
 mod m0002_consultation;
 mod m0003_search;
 mod m0004_attachments;
+mod m0005_annotations;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_consultation::Migration),
             Box::new(m0003_search::Migration),
             Box::new(m0004_attachments::Migration),
+            Box::new(m0005_annotations::Migration),
         ]
     }
 }

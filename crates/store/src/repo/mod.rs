@@ -2,6 +2,7 @@
 //! `get_*` → error when absent, `list_*`, `insert_*`, `update_*`). Functions that return patient
 //! data take a [`scope::PatientScope`] that only the `app` policy layer mints.
 
+pub mod annotation;
 pub mod attachment;
 pub mod audit;
 pub mod consent;

@@ -27,6 +27,7 @@ pub const ENCRYPTED_COLUMNS: &[(&str, &str, &str)] = &[
     ("consultations", "id", "rating_comment_enc"),
     ("consultation_messages", "id", "body_enc"),
     ("attachments", "id", "name_enc"),
+    ("annotations", "attachment_id", "shapes_enc"),
 ];
 
 /// Outcome of one pass.

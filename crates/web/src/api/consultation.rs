@@ -345,3 +345,28 @@ pub async fn fhir(
     let bundle = consultation::export::fhir_bundle(&s.app, &who, &c.ctx, &id).await?;
     Ok(fhir_response(&id, &bundle))
 }
+
+pub async fn annotations(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<consultation::annotation::AnnotationView>> {
+    Ok(Json(consultation::annotation::get(&s.app, &who, &c.ctx, &id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct AnnotationBody {
+    shapes: Vec<domain::annotation::Shape>,
+}
+
+pub async fn save_annotations(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AnnotationBody>,
+) -> ApiResult<StatusCode> {
+    consultation::annotation::save(&s.app, &who, &c.ctx, &id, b.shapes).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

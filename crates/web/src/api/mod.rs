@@ -205,5 +205,17 @@ pub fn routes(r: Routes) -> Routes {
             "Export as a FHIR R4 Bundle (participants; step-up required; audited)",
             consultation::fhir,
         )
+        .get(
+            "/api/v1/attachments/{id}/annotations",
+            Authenticated,
+            "Shapes drawn on an image (participants; audited)",
+            consultation::annotations,
+        )
+        .put(
+            "/api/v1/attachments/{id}/annotations",
+            Roles(&[Role::Doctor]),
+            "Replace the shapes on an image {shapes:[circle|arrow|line|text]} (A4)",
+            consultation::save_annotations,
+        )
         .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
 }

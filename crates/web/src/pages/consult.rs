@@ -350,3 +350,23 @@ pub async fn export_fhir(
         Err(e) => Err(PageError::new(e, &a)),
     }
 }
+
+#[derive(Template)]
+#[template(path = "image.html")]
+pub struct ImagePage {
+    pub c: Chrome,
+    pub a: consultation::annotation::AnnotationView,
+    pub shapes_json: String,
+}
+
+/// An image with its annotation overlay; the consultation's doctor can draw on it (A4).
+pub async fn image(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> PageResult {
+    let view = consultation::annotation::get(&s.app, &who, &a.ctx, &id).await.map_err(|e| PageError::new(e, &a))?;
+    let shapes_json = serde_json::to_string(&view.shapes).unwrap_or_else(|_| "[]".into());
+    Ok(render(&ImagePage { c: Chrome::new(&a, "/consultations"), a: view, shapes_json }))
+}

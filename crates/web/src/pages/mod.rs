@@ -66,6 +66,7 @@ pub fn routes(r: Routes) -> Routes {
         .get("/consultations/{id}", Authenticated, "The conversation", consult::show)
         .post("/consultations/{id}/messages", Authenticated, "Send a message (form)", consult::send)
         .post("/consultations/{id}/claim", Roles(&[Role::Doctor]), "Take a team consultation", consult::claim)
+        .get("/attachments/{id}", Authenticated, "An image with its annotations", consult::image)
         .get(
             "/consultations/{id}/export/fhir",
             Authenticated,
