@@ -82,6 +82,25 @@ test('patient and doctor hold a consultation live, end to end', { timeout: 120_0
   await p.waitForSelector('.msg.mine .bubble.photo img');
   await d.waitForSelector('.msg:not(.mine) .bubble.photo img', { timeout: 10_000 });
   await d.waitForFunction(() => [...document.querySelectorAll('.bubble.photo img')].every((i) => i.complete && i.naturalWidth > 0));
+  // A4: the doctor circles something on the photo; the patient sees the mark over the image.
+  const conversation = d.url();
+  await Promise.all([d.waitForURL(/\/attachments\//), d.click('.msg:not(.mine) .bubble.photo')]);
+  const box = await d.locator('#overlay').boundingBox();
+  await d.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
+  await d.mouse.down();
+  await d.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.55, { steps: 5 });
+  await d.mouse.up();
+  await d.click('#save');
+  await d.waitForSelector('#saved:not([hidden])');
+  await shot(d, 'doctor-annotate-1280');
+  const chatUrl = p.url();
+  await Promise.all([p.waitForURL(/\/attachments\//), p.click('.msg.mine .bubble.photo')]);
+  await p.waitForSelector('#overlay ellipse');
+  await shot(p, 'patient-annotation-360');
+  await p.uncheck('#show-overlay');
+  assert.equal(await p.isVisible('#overlay ellipse'), false, 'the patient can hide the marks');
+  await p.goto(chatUrl);
+  await d.goto(conversation);
   await p.fill('#composer textarea', '好的，家人正在送我去医院。');
   await p.click('#composer button');
   await d.waitForFunction(() => [...document.querySelectorAll('.msg:not(.mine) .bubble')].some((b) => b.textContent.includes('家人')));
