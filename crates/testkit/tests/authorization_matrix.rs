@@ -72,6 +72,8 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/attachments/{id}/annotations", SignedIn),
     ("PUT", "/api/v1/attachments/{id}/annotations", Only(&[Role::Doctor])),
     ("GET", "/attachments/{id}", SignedIn),
+    ("POST", "/api/v1/consultations/{id}/corrections", Only(&[Role::Doctor])),
+    ("POST", "/consultations/{id}/correct", Only(&[Role::Doctor])),
     ("GET", "/consultations/{id}/export/fhir", SignedIn),
     ("GET", "/search", SignedIn),
     ("GET", "/admin/red-flags", Only(&[Role::PlatformAdmin])),

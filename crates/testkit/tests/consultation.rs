@@ -639,3 +639,40 @@ async fn the_doctor_annotates_a_photo_and_the_patient_sees_it() {
     .await;
     assert_eq!(put(w.doctor.clone(), shapes).await.code(), "consultation_closed");
 }
+
+#[tokio::test]
+async fn a_closed_record_is_corrected_as_a_new_version_after_step_up() {
+    let w = world().await;
+    let t = &w.t;
+    let id = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "咳嗽一周"}), Some(&w.patient))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/consultations/{id}/corrections");
+    let body = json!({"reason": "诊断编码录入错误", "summary": "急性支气管炎", "diagnoses": ["J20.9"]});
+    assert_eq!(t.post(&path, body.clone(), Some(&w.doctor)).await.code(), "not_closed");
+    t.post(
+        &format!("/api/v1/consultations/{id}/close"),
+        json!({"summary": "上呼吸道感染", "diagnoses": ["J06.9"]}),
+        Some(&w.doctor),
+    )
+    .await;
+    t.clock.advance(Duration::minutes(6));
+    assert_eq!(t.post(&path, body.clone(), Some(&w.doctor)).await.code(), "step_up_required");
+    assert_eq!(t.post(&path, body.clone(), Some(&w.patient)).await.status, StatusCode::FORBIDDEN);
+    let secret = b"secret-for-dr-c".to_vec();
+    let r = t.post("/api/v1/auth/step-up", json!({"totp": t.totp(&secret)}), Some(&w.doctor)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = t.post(&path, body, Some(&w.doctor)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["version"], 2);
+    let v = t.get(&format!("/api/v1/consultations/{id}"), Some(&w.patient)).await.json();
+    assert_eq!(v["summary_text"], "上呼吸道感染", "the original stays");
+    assert_eq!(v["diagnoses"][0]["code"], "J06.9");
+    assert_eq!(v["corrections"][0]["version"], 2);
+    assert_eq!(v["corrections"][0]["reason"], "诊断编码录入错误");
+    assert_eq!(v["corrections"][0]["diagnoses"][0], "J20.9");
+}

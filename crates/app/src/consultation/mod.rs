@@ -5,6 +5,7 @@
 
 pub mod annotation;
 pub mod attachment;
+pub mod correction;
 pub mod export;
 mod history;
 mod lifecycle;

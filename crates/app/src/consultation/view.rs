@@ -52,6 +52,8 @@ pub struct ConsultationView {
     pub rating_comment: Option<String>,
     /// The caller is the patient (or guardian) side.
     pub as_patient: bool,
+    /// C1: later versions of the closed record, oldest first (the original stays above).
+    pub corrections: Vec<super::correction::CorrectionView>,
     /// The highest sequence the other side has read (for "read" marks).
     pub other_read_seq: i64,
     pub other_delivered_seq: i64,
@@ -142,6 +144,7 @@ impl ConsultationView {
             rating: row.rating,
             rating_comment: open_text(app, "rating_comment_enc", &row.id, row.rating_comment_enc.as_ref())?,
             as_patient,
+            corrections: super::correction::list(app, db, &row.id).await?,
             other_read_seq: others.iter().map(|p| p.read_seq).max().unwrap_or(0),
             other_delivered_seq: others.iter().map(|p| p.delivered_seq).max().unwrap_or(0),
             s,

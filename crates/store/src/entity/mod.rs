@@ -6,6 +6,7 @@ pub mod attachment;
 pub mod audit_event;
 pub mod consent;
 pub mod consultation;
+pub mod consultation_correction;
 pub mod consultation_diagnosis;
 pub mod consultation_message;
 pub mod consultation_read;

@@ -8,6 +8,7 @@ mod m0002_consultation;
 mod m0003_search;
 mod m0004_attachments;
 mod m0005_annotations;
+mod m0006_corrections;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_search::Migration),
             Box::new(m0004_attachments::Migration),
             Box::new(m0005_annotations::Migration),
+            Box::new(m0006_corrections::Migration),
         ]
     }
 }

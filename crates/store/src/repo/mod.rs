@@ -7,6 +7,7 @@ pub mod attachment;
 pub mod audit;
 pub mod consent;
 pub mod consultation;
+pub mod correction;
 pub mod file;
 pub mod institution;
 pub mod meta;

@@ -28,6 +28,8 @@ pub const ENCRYPTED_COLUMNS: &[(&str, &str, &str)] = &[
     ("consultation_messages", "id", "body_enc"),
     ("attachments", "id", "name_enc"),
     ("annotations", "attachment_id", "shapes_enc"),
+    ("consultation_corrections", "id", "reason_enc"),
+    ("consultation_corrections", "id", "summary_enc"),
 ];
 
 /// Outcome of one pass.

@@ -370,3 +370,23 @@ pub async fn save_annotations(
     consultation::annotation::save(&s.app, &who, &c.ctx, &id, b.shapes).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+pub struct CorrectionBody {
+    reason: String,
+    summary: String,
+    #[serde(default)]
+    diagnoses: Vec<String>,
+}
+
+pub async fn correct(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CorrectionBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let version =
+        consultation::correction::correct(&s.app, &who, &c.ctx, &id, &b.reason, &b.summary, &b.diagnoses).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "version": version}))))
+}

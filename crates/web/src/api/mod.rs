@@ -217,5 +217,11 @@ pub fn routes(r: Routes) -> Routes {
             "Replace the shapes on an image {shapes:[circle|arrow|line|text]} (A4)",
             consultation::save_annotations,
         )
+        .post(
+            "/api/v1/consultations/{id}/corrections",
+            Roles(&[Role::Doctor]),
+            "Correct a closed record as a new version {reason, summary, diagnoses} (step-up)",
+            consultation::correct,
+        )
         .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
 }

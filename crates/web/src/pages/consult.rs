@@ -102,6 +102,8 @@ pub struct ConversationPage {
     pub can_close: bool,
     pub can_claim: bool,
     pub can_rate: bool,
+    /// C1: the consultation's doctor may issue a corrected version of a closed record.
+    pub can_correct: bool,
     pub icd10: Vec<&'static domain::icd10::Icd10Entry>,
     pub f: FormData,
     /// A3: the patient's earlier consultations, for the doctor side.
@@ -141,6 +143,7 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
         can_close: open && (mine || (v.s.doctor_id.is_none() && !v.as_patient)),
         can_claim: open && v.s.doctor_id.is_none() && !v.as_patient,
         can_rate: !open && v.as_patient && v.rating.is_none(),
+        can_correct: !open && mine,
         icd10: domain::icd10::ICD10_COMMON.iter().collect(),
         me: who.user_id.clone(),
         c,
@@ -369,4 +372,33 @@ pub async fn image(
     let view = consultation::annotation::get(&s.app, &who, &a.ctx, &id).await.map_err(|e| PageError::new(e, &a))?;
     let shapes_json = serde_json::to_string(&view.shapes).unwrap_or_else(|_| "[]".into());
     Ok(render(&ImagePage { c: Chrome::new(&a, "/consultations"), a: view, shapes_json }))
+}
+
+/// A correction of a closed record; the authenticator code in the form is the step-up (B3).
+pub async fn correct(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let res = async {
+        let mut who = who.clone();
+        if !f.v("totp").is_empty() {
+            app::account::step_up(&s.app, &who, &a.ctx, Some(f.v("totp")), None).await?;
+            who.step_up_at = Some(s.app.clock.now());
+        }
+        let codes: Vec<String> =
+            f.v("diagnoses").split([',', ' ', '，', ';']).map(str::to_owned).filter(|c| !c.is_empty()).collect();
+        consultation::correction::correct(&s.app, &who, &a.ctx, &id, f.v("reason"), f.v("summary"), &codes).await
+    }
+    .await;
+    match res {
+        Ok(_) => Ok(Redirect::to(&format!("/consultations/{id}#closing")).into_response()),
+        Err(e) => {
+            let mut kept = f;
+            kept.0.remove("totp");
+            conversation(&s, &a, &id, Some(&e), kept).await
+        }
+    }
 }

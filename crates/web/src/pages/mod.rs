@@ -67,6 +67,12 @@ pub fn routes(r: Routes) -> Routes {
         .post("/consultations/{id}/messages", Authenticated, "Send a message (form)", consult::send)
         .post("/consultations/{id}/claim", Roles(&[Role::Doctor]), "Take a team consultation", consult::claim)
         .get("/attachments/{id}", Authenticated, "An image with its annotations", consult::image)
+        .post(
+            "/consultations/{id}/correct",
+            Roles(&[Role::Doctor]),
+            "Correct a closed record (new version)",
+            consult::correct,
+        )
         .get(
             "/consultations/{id}/export/fhir",
             Authenticated,
