@@ -111,6 +111,8 @@ pub async fn seed(app: &App) -> Result<(), AppError> {
                     tier: i32::from(i.kind.tier()),
                     region_code: i.region.into(),
                     created_at: now,
+                    sla_priority_secs: None,
+                    sla_normal_secs: None,
                 },
             )
             .await?;

@@ -27,6 +27,9 @@ pub struct InstitutionView {
     pub tier: i32,
     pub region_code: String,
     pub departments: Vec<DepartmentView>,
+    /// A2: first-response limits in minutes (platform default when unset).
+    pub sla_priority_mins: i64,
+    pub sla_normal_mins: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +60,8 @@ pub async fn list(app: &App) -> Result<Vec<InstitutionView>, AppError> {
             tier: i.tier,
             region_code: i.region_code,
             departments: mine.into_iter().map(dept_view).collect(),
+            sla_priority_mins: sla_policy(i.sla_priority_secs, i.sla_normal_secs).priority_secs / 60,
+            sla_normal_mins: sla_policy(i.sla_priority_secs, i.sla_normal_secs).normal_secs / 60,
         });
     }
     Ok(out)
@@ -101,6 +106,8 @@ pub async fn create(
             tier: i32::from(kind.tier()),
             region_code: region,
             created_at: app.clock.now(),
+            sla_priority_secs: None,
+            sla_normal_secs: None,
         },
     )
     .await?;
@@ -206,6 +213,49 @@ pub async fn grant_staff_role(
         "role.grant",
         Subject { patient_id: None, resource: Some(&format!("{}:{}", user.id, role.as_str())) },
         "ok",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The response-time policy of an institution: its own limits where set, else the platform's (A2).
+pub fn sla_policy(priority_secs: Option<i32>, normal_secs: Option<i32>) -> domain::consultation::SlaPolicy {
+    let d = domain::consultation::SlaPolicy::default();
+    domain::consultation::SlaPolicy {
+        priority_secs: priority_secs.map_or(d.priority_secs, i64::from),
+        normal_secs: normal_secs.map_or(d.normal_secs, i64::from),
+    }
+}
+
+/// Sets an institution's first-response limits in minutes (priority 5–60, normal up to 24 h and not
+/// shorter than priority). Audited.
+pub async fn set_sla(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    institution_id: &str,
+    priority_mins: i64,
+    normal_mins: i64,
+) -> Result<(), AppError> {
+    managed(who, institution_id)?;
+    if !(5..=60).contains(&priority_mins) || !(priority_mins..=1440).contains(&normal_mins) {
+        return Err(AppError::invalid(
+            "sla_invalid",
+            "Priority consultations need an answer within 5–60 minutes; normal ones within that and 24 hours.",
+        ));
+    }
+    let txn = app.store.begin_write().await?;
+    repo::institution::get(&txn, institution_id).await?;
+    let secs = |m: i64| i32::try_from(m * 60).ok();
+    repo::institution::set_sla(&txn, institution_id, secs(priority_mins), secs(normal_mins)).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "institution.sla",
+        Subject { patient_id: None, resource: Some(institution_id) },
+        &format!("{priority_mins}/{normal_mins} min"),
     )
     .await?;
     txn.commit().await?;

@@ -283,6 +283,8 @@ impl TestApp {
                 tier: 3,
                 region_code: "110105".into(),
                 created_at: now,
+                sla_priority_secs: None,
+                sla_normal_secs: None,
             },
         )
         .await

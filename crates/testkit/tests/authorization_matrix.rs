@@ -112,6 +112,8 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("GET", "/institution", Only(ADMINS)),
     ("POST", "/institution/create", Only(&[Role::PlatformAdmin])),
     ("POST", "/institution/departments", Only(ADMINS)),
+    ("POST", "/institution/sla", Only(ADMINS)),
+    ("PUT", "/api/v1/institutions/{id}/sla", Only(ADMINS)),
     ("POST", "/institution/staff", Only(ADMINS)),
     ("GET", "/audit", Only(AUDIT)),
     ("GET", "/api/docs", Anyone),

@@ -676,3 +676,33 @@ async fn a_closed_record_is_corrected_as_a_new_version_after_step_up() {
     assert_eq!(v["corrections"][0]["reason"], "诊断编码录入错误");
     assert_eq!(v["corrections"][0]["diagnoses"][0], "J20.9");
 }
+
+#[tokio::test]
+async fn institutions_set_their_own_response_limits() {
+    let w = world().await;
+    let t = &w.t;
+    let inst = t.get("/api/v1/institutions", None).await.json()["items"][0]["id"].as_str().unwrap().to_owned();
+    let (admin, secret) = t.user_with_role("ia-sla", Role::InstitutionAdmin, Some(inst.clone())).await;
+    let _ = admin;
+    let admin = t.token("ia-sla", Some(&t.totp(&secret))).await;
+    let path = format!("/api/v1/institutions/{inst}/sla");
+    assert_eq!(
+        t.send(http::Method::PUT, &path, Some(json!({"priority_mins": 90, "normal_mins": 120})), Some(&admin))
+            .await
+            .code(),
+        "sla_invalid"
+    );
+    assert_eq!(
+        t.send(http::Method::PUT, &path, Some(json!({"priority_mins": 10, "normal_mins": 20})), Some(&admin))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let v = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "复诊咨询用药"}), Some(&w.patient))
+        .await
+        .json();
+    let created = chrono::DateTime::parse_from_rfc3339(v["created_at"].as_str().unwrap()).unwrap();
+    let due = chrono::DateTime::parse_from_rfc3339(v["first_response_due_at"].as_str().unwrap()).unwrap();
+    assert_eq!((due - created).num_minutes(), 20, "normal consultations now get 20 minutes");
+}

@@ -3,7 +3,7 @@
 
 use domain::{
     Role,
-    consultation::{ConsultationStatus, SlaPolicy, kind_for, validate_complaint},
+    consultation::{ConsultationStatus, kind_for, validate_complaint},
     screening::RedFlagLexicon,
 };
 use serde::Serialize;
@@ -121,6 +121,8 @@ pub async fn start(
         (None, None) => return Err(AppError::invalid("target_required", "Choose a doctor or a department.")),
     };
     let now = app.clock.now();
+    let inst = repo::institution::get(&txn, &institution_id).await?;
+    let policy = crate::institution::sla_policy(inst.sla_priority_secs, inst.sla_normal_secs);
     let id = domain::ConsultationId::new().to_string();
     let row = c::Model {
         id: id.clone(),
@@ -135,7 +137,7 @@ pub async fn start(
         prior_diagnosis_enc: prior.as_deref().map(|p| seal_text(app, "prior_diagnosis_enc", &id, p)).transpose()?,
         red_flags: hits.iter().map(|h| h.category.as_str()).collect::<Vec<_>>().join(","),
         created_at: now,
-        first_response_due_at: SlaPolicy::default().first_response_due(now, priority),
+        first_response_due_at: policy.first_response_due(now, priority),
         first_response_at: None,
         first_responder_id: None,
         escalated_at: None,

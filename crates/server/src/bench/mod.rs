@@ -256,6 +256,8 @@ async fn seed(app: &app::App) -> anyhow::Result<()> {
                 tier: i32::from(inst.kind.tier()),
                 region_code: inst.region.into(),
                 created_at: now,
+                sla_priority_secs: None,
+                sla_normal_secs: None,
             },
         )
         .await?;

@@ -13,6 +13,9 @@ pub struct Model {
     pub tier: i32,
     pub region_code: String,
     pub created_at: DateTimeUtc,
+    /// A2: first-response limits of this institution (seconds); `None` = platform default.
+    pub sla_priority_secs: Option<i32>,
+    pub sla_normal_secs: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

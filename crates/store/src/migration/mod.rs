@@ -9,6 +9,7 @@ mod m0003_search;
 mod m0004_attachments;
 mod m0005_annotations;
 mod m0006_corrections;
+mod m0007_institution_sla;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_attachments::Migration),
             Box::new(m0005_annotations::Migration),
             Box::new(m0006_corrections::Migration),
+            Box::new(m0007_institution_sla::Migration),
         ]
     }
 }

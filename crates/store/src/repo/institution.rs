@@ -49,3 +49,21 @@ pub async fn all_departments(db: &impl ConnectionTrait) -> Result<Vec<department
 pub async fn get_department(db: &impl ConnectionTrait, id: &str) -> Result<department::Model, StoreError> {
     department::Entity::find_by_id(id.to_owned()).one(db).await?.ok_or(StoreError::NotFound)
 }
+
+/// Sets (or clears) an institution's response-time limits.
+pub async fn set_sla(
+    db: &impl ConnectionTrait,
+    id: &str,
+    priority_secs: Option<i32>,
+    normal_secs: Option<i32>,
+) -> Result<(), StoreError> {
+    use sea_orm::ActiveValue::Set;
+    let am = institution::ActiveModel {
+        id: Set(id.to_owned()),
+        sla_priority_secs: Set(priority_secs),
+        sla_normal_secs: Set(normal_secs),
+        ..Default::default()
+    };
+    institution::Entity::update(am).exec(db).await?;
+    Ok(())
+}

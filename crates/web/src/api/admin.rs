@@ -179,3 +179,20 @@ pub async fn audit_events(
     let next = items.last().map(|e| e.seq);
     Ok(Json(json!({"items": items, "next_before": next})))
 }
+
+#[derive(Deserialize)]
+pub struct SlaBody {
+    priority_mins: i64,
+    normal_mins: i64,
+}
+
+pub async fn set_sla(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<SlaBody>,
+) -> ApiResult<StatusCode> {
+    institution::set_sla(&s.app, &who, &c.ctx, &id, b.priority_mins, b.normal_mins).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -68,6 +68,12 @@ pub fn routes(r: Routes) -> Routes {
         )
         .get("/api/v1/institutions", Public, "Institutions and their departments", admin::institutions)
         .post("/api/v1/institutions", Roles(&[Role::PlatformAdmin]), "Create an institution", admin::create_institution)
+        .put(
+            "/api/v1/institutions/{id}/sla",
+            Roles(ADMINS),
+            "Set first-response limits {priority_mins, normal_mins} (A2)",
+            admin::set_sla,
+        )
         .post("/api/v1/institutions/{id}/departments", Roles(ADMINS), "Add a department", admin::add_department)
         .get("/api/v1/institutions/{id}/staff", Roles(ADMINS), "Staff of an institution (names masked)", admin::staff)
         .post(

@@ -264,3 +264,18 @@ pub async fn api_docs(State(s): State<AppState>, Caller(a): Caller) -> Response 
     let routes = s.routes.iter().filter(|r| r.is_api()).cloned().collect();
     render(&ApiDocsPage { c: Chrome::new(&a, "/api/docs"), routes })
 }
+
+pub async fn set_sla(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let inst = f.v("institution_id").to_owned();
+    let priority = f.v("priority_mins").parse().unwrap_or(0);
+    let normal = f.v("normal_mins").parse().unwrap_or(0);
+    match institution::set_sla(&s.app, &who, &a.ctx, &inst, priority, normal).await {
+        Ok(()) => Ok(Redirect::to(&format!("/institution?id={inst}")).into_response()),
+        Err(e) => institution_page(&s, &a, &who, Some(&inst), Some(&e), f).await,
+    }
+}

@@ -52,6 +52,7 @@ pub fn routes(r: Routes) -> Routes {
         .get("/admin/verifications/{id}/documents/{which}", Roles(admins), "View an uploaded document", admin::document)
         .get("/institution", Roles(admins), "Institution admin: departments and staff", admin::institution)
         .post("/institution/create", Roles(&[Role::PlatformAdmin]), "Create an institution", admin::create_institution)
+        .post("/institution/sla", Roles(admins), "Set response-time limits", admin::set_sla)
         .post("/institution/departments", Roles(admins), "Add a department", admin::add_department)
         .post("/institution/staff", Roles(admins), "Grant a staff role", admin::grant_role)
         .get("/audit", Roles(crate::api::AUDITORS), "Audit log viewer", admin::audit)
