@@ -9,6 +9,7 @@ pub mod clock;
 pub mod consultation;
 pub mod demo;
 pub mod error;
+pub mod health_record;
 pub mod institution;
 pub mod keys;
 pub mod principal;

@@ -19,11 +19,14 @@
 //! Invariants: all enums have stable `snake_case` codes; errors never echo
 //! personal data.
 
+// `enum_code` defines `string_enum!`, used by the modules below: it must come first.
 #[macro_use]
 pub mod enum_code;
+
 pub mod annotation;
 pub mod card;
 pub mod consultation;
+pub mod education;
 pub mod icd10;
 pub mod id_document;
 pub mod ids;

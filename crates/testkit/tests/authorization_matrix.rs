@@ -35,6 +35,12 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/me/consents", SignedIn),
     ("POST", "/api/v1/me/consents/{kind}/withdraw", SignedIn),
     ("POST", "/api/v1/me/patient", SignedIn),
+    ("GET", "/api/v1/me/health-record", Only(&[Role::Patient])),
+    ("POST", "/api/v1/me/health-record/articles", Only(&[Role::Patient])),
+    ("GET", "/articles/{slug}", Anyone),
+    ("GET", "/health-record", Only(&[Role::Patient])),
+    ("POST", "/health-record/articles", Only(&[Role::Patient])),
+    ("POST", "/consultations/{id}/article", Only(&[Role::Doctor])),
     ("POST", "/api/v1/me/wards", Only(&[Role::Patient])),
     ("GET", "/api/v1/institutions", Anyone),
     ("POST", "/api/v1/institutions", Only(&[Role::PlatformAdmin])),
@@ -126,6 +132,7 @@ fn concrete(path: &str) -> String {
         .replace("{kind}", "privacy_notice")
         .replace("{code}", "en")
         .replace("{*path}", "app.css")
+        .replace("{slug}", "stroke-signs")
 }
 
 /// Whether the policy layer let the request through. A step-up demand means it did: the route

@@ -706,3 +706,46 @@ async fn institutions_set_their_own_response_limits() {
     let due = chrono::DateTime::parse_from_rfc3339(v["first_response_due_at"].as_str().unwrap()).unwrap();
     assert_eq!((due - created).num_minutes(), 20, "normal consultations now get 20 minutes");
 }
+
+#[tokio::test]
+async fn the_doctor_sends_an_article_and_the_patient_saves_it_to_the_record() {
+    let w = world().await;
+    let t = &w.t;
+    let id = t
+        .post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": "血压偏高怎么吃"}), Some(&w.patient))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/consultations/{id}/cards");
+    assert_eq!(
+        t.post(&path, json!({"client_id": "a0", "type": "article", "slug": "nope"}), Some(&w.doctor)).await.code(),
+        "article_unknown"
+    );
+    let r =
+        t.post(&path, json!({"client_id": "a1", "type": "article", "slug": "low-salt-diet"}), Some(&w.doctor)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["article"]["slug"], "low-salt-diet");
+    let save = json!({"slug": "low-salt-diet", "consultation_id": id});
+    assert_eq!(
+        t.post("/api/v1/me/health-record/articles", save.clone(), Some(&w.patient)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        t.post("/api/v1/me/health-record/articles", save, Some(&w.patient)).await.status,
+        StatusCode::NO_CONTENT,
+        "saving twice is fine"
+    );
+    let record = t.get("/api/v1/me/health-record", Some(&w.patient)).await.json();
+    assert_eq!(record["articles"].as_array().unwrap().len(), 1);
+    assert_eq!(record["articles"][0]["title_zh"], "高血压患者的低盐饮食");
+    assert!(
+        t.get("/api/v1/me/health-record", Some(&w.other_patient)).await.json()["articles"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let page = t.get("/articles/low-salt-diet", None).await;
+    assert!(page.text.contains("5克"));
+}

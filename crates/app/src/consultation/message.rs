@@ -33,6 +33,34 @@ pub struct MessageView {
     pub attachment: Option<AttachmentRef>,
     /// For `medication_plan` messages: the plan as a table (A5).
     pub plan: Option<domain::card::MedicationPlan>,
+    /// For `article` messages: the education article sent (A6).
+    pub article: Option<ArticleRef>,
+}
+
+/// An education article as a message refers to it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ArticleRef {
+    pub slug: String,
+    pub title_zh: String,
+    pub title_en: String,
+}
+
+/// A6: the doctor sends a health-education article the patient can save to their record.
+pub async fn send_article(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    client_id: &str,
+    slug: &str,
+) -> Result<(MessageView, bool), AppError> {
+    who.require_verified_doctor()?;
+    let a = domain::education::find(slug)
+        .ok_or_else(|| AppError::invalid("article_unknown", "Choose an article from the library."))?;
+    let r = ArticleRef { slug: a.slug.to_owned(), title_zh: a.title_zh.to_owned(), title_en: a.title_en.to_owned() };
+    let body = serde_json::to_string(&r).map_err(|_| AppError::Internal("json"))?;
+    let index = Some(format!("{} {}", a.title_zh, a.title_en));
+    post_message(app, who, ctx, id, client_id, Outgoing { kind: "article", body, attachment: None, index }).await
 }
 
 /// An attachment as a message refers to it (stored encrypted as the message body).
@@ -60,7 +88,9 @@ impl App {
         } else {
             None
         };
+        let article = if row.kind == "article" { serde_json::from_str::<ArticleRef>(&body).ok() } else { None };
         let text = match (&attachment, &plan) {
+            _ if article.is_some() => article.as_ref().map(|a| a.title_zh.clone()).unwrap_or_default(),
             (Some(a), _) => a.name.clone(),
             (None, Some(p)) => p.summary(),
             (None, None) => body,
@@ -69,6 +99,7 @@ impl App {
             text,
             attachment,
             plan,
+            article,
             sender_name: self.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)?,
             id: row.id,
             consultation_id: row.consultation_id,
@@ -150,7 +181,10 @@ pub(crate) async fn post_message(
         return Ok((view, false));
     }
     let as_doctor = doctor_side(who, &row, &scope);
-    if !as_doctor && (out.kind == "medication_plan" || who.is_staff() && !scope.patient_ids.contains(&row.patient_id)) {
+    if !as_doctor
+        && (matches!(out.kind, "medication_plan" | "article")
+            || who.is_staff() && !scope.patient_ids.contains(&row.patient_id))
+    {
         return Err(AppError::Forbidden);
     }
     let status: ConsultationStatus = row.status.parse().map_err(|_| AppError::Internal("status"))?;

@@ -17,7 +17,9 @@ mod view;
 
 pub use history::{HistoryItem, patient_history};
 pub use lifecycle::{claim, close, handover, rate, sweep_overdue};
-pub use message::{AttachmentRef, MessageView, mark_read, messages, send_medication_plan, send_message, typing};
+pub use message::{
+    AttachmentRef, MessageView, mark_read, messages, send_article, send_medication_plan, send_message, typing,
+};
 pub use search::{SearchHit, SearchInput, search};
 pub use start::{DoctorListing, StartConsultation, list_doctors, start};
 pub use view::{ConsultationSummary, ConsultationView, get, list_mine};

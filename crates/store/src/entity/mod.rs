@@ -16,6 +16,7 @@ pub mod file;
 pub mod institution;
 pub mod patient_profile;
 pub mod red_flag_term;
+pub mod saved_article;
 pub mod session;
 pub mod user;
 pub mod user_role;

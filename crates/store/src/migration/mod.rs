@@ -10,6 +10,7 @@ mod m0004_attachments;
 mod m0005_annotations;
 mod m0006_corrections;
 mod m0007_institution_sla;
+mod m0008_saved_articles;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_annotations::Migration),
             Box::new(m0006_corrections::Migration),
             Box::new(m0007_institution_sla::Migration),
+            Box::new(m0008_saved_articles::Migration),
         ]
     }
 }

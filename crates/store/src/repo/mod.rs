@@ -9,6 +9,7 @@ pub mod consent;
 pub mod consultation;
 pub mod correction;
 pub mod file;
+pub mod health_record;
 pub mod institution;
 pub mod meta;
 pub mod patient;

@@ -108,3 +108,23 @@ pub async fn add_patient(
     account::add_patient_identity(&s.app, &who, &c.ctx, &b.id_kind, &b.id_number).await?;
     Ok((StatusCode::CREATED, Json(json!({"patient": true}))))
 }
+
+#[derive(Deserialize)]
+pub struct SaveArticleBody {
+    slug: String,
+    consultation_id: Option<String>,
+}
+
+pub async fn save_article(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    ApiJson(b): ApiJson<SaveArticleBody>,
+) -> ApiResult<StatusCode> {
+    app::health_record::save_article(&s.app, &who, &c.ctx, &b.slug, b.consultation_id.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn health_record(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"articles": app::health_record::articles(&s.app, &who).await?})))
+}

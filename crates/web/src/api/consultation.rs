@@ -304,6 +304,8 @@ pub struct CardBody {
     kind: String,
     #[serde(default)]
     rows: Vec<domain::card::MedicationRow>,
+    #[serde(default)]
+    slug: String,
 }
 
 pub async fn card(
@@ -313,11 +315,14 @@ pub async fn card(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<CardBody>,
 ) -> ApiResult<(StatusCode, Json<consultation::MessageView>)> {
-    if b.kind != "medication_plan" {
-        return Err(app::AppError::invalid("card_type", "Unknown card type (medication_plan).").into());
-    }
-    let plan = domain::card::MedicationPlan { rows: b.rows };
-    let (m, created) = consultation::send_medication_plan(&s.app, &who, &c.ctx, &id, &b.client_id, plan).await?;
+    let (m, created) = match b.kind.as_str() {
+        "medication_plan" => {
+            let plan = domain::card::MedicationPlan { rows: b.rows };
+            consultation::send_medication_plan(&s.app, &who, &c.ctx, &id, &b.client_id, plan).await?
+        }
+        "article" => consultation::send_article(&s.app, &who, &c.ctx, &id, &b.client_id, &b.slug).await?,
+        _ => return Err(app::AppError::invalid("card_type", "Unknown card type (medication_plan, article).").into()),
+    };
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(m)))
 }
 

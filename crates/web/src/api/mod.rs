@@ -60,6 +60,18 @@ pub fn routes(r: Routes) -> Routes {
             "Add a verified patient identity to one's own account",
             account::add_patient,
         )
+        .get(
+            "/api/v1/me/health-record",
+            Roles(&[Role::Patient]),
+            "The personal health record: saved articles (A6)",
+            account::health_record,
+        )
+        .post(
+            "/api/v1/me/health-record/articles",
+            Roles(&[Role::Patient]),
+            "Save an education article {slug, consultation_id?}",
+            account::save_article,
+        )
         .post(
             "/api/v1/me/wards",
             Roles(&[Role::Patient]),

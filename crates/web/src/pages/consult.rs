@@ -111,6 +111,7 @@ pub struct ConversationPage {
     /// Colleagues a consultation can be handed over to.
     pub colleagues: Vec<DoctorListing>,
     pub plan_rows: Vec<usize>,
+    pub articles: &'static [domain::education::Article],
     pub times_of_day: [&'static str; 4],
 }
 
@@ -153,6 +154,7 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
         history,
         colleagues,
         plan_rows: (0..PLAN_ROWS).collect(),
+        articles: domain::education::ARTICLES,
         times_of_day: domain::card::TIMES_OF_DAY,
     }))
 }
@@ -401,4 +403,61 @@ pub async fn correct(
             conversation(&s, &a, &id, Some(&e), kept).await
         }
     }
+}
+
+pub async fn article_card(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let client_id = uuid::Uuid::new_v4().simple().to_string();
+    match consultation::send_article(&s.app, &who, &a.ctx, &id, &client_id, f.v("slug")).await {
+        Ok(_) => Ok(Redirect::to(&format!("/consultations/{id}#end")).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "article.html")]
+pub struct ArticlePage {
+    pub c: Chrome,
+    pub a: &'static domain::education::Article,
+    pub from: String,
+}
+
+/// An education article (public: it is general guidance).
+pub async fn article(Caller(a): Caller, Path(slug): Path<String>, Query(f): Query<FormData>) -> PageResult {
+    let art = domain::education::find(&slug).ok_or_else(|| PageError::new(AppError::NotFound, &a))?;
+    Ok(render(&ArticlePage { c: Chrome::new(&a, "/health-record"), a: art, from: f.v("from").to_owned() }))
+}
+
+#[derive(Template)]
+#[template(path = "health_record.html")]
+pub struct HealthRecordPage {
+    pub c: Chrome,
+    pub articles: Vec<app::health_record::SavedArticle>,
+}
+
+pub async fn health_record(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth) -> PageResult {
+    let articles = app::health_record::articles(&s.app, &who).await.map_err(|e| PageError::new(e, &a))?;
+    Ok(render(&HealthRecordPage { c: Chrome::new(&a, "/health-record"), articles }))
+}
+
+pub async fn save_article(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let from = Some(f.v("consultation_id")).filter(|c| !c.is_empty());
+    app::health_record::save_article(&s.app, &who, &a.ctx, f.v("slug"), from)
+        .await
+        .map_err(|e| PageError::new(e, &a))?;
+    let back = match from {
+        Some(c) => format!("/consultations/{c}#end"),
+        None => "/health-record".to_owned(),
+    };
+    Ok(Redirect::to(super::safe_next(&back)).into_response())
 }

@@ -53,6 +53,15 @@ pub fn routes(r: Routes) -> Routes {
         .get("/institution", Roles(admins), "Institution admin: departments and staff", admin::institution)
         .post("/institution/create", Roles(&[Role::PlatformAdmin]), "Create an institution", admin::create_institution)
         .post("/institution/sla", Roles(admins), "Set response-time limits", admin::set_sla)
+        .get("/articles/{slug}", Public, "A health-education article", consult::article)
+        .get("/health-record", Roles(&[Role::Patient]), "My health record (saved articles)", consult::health_record)
+        .post(
+            "/health-record/articles",
+            Roles(&[Role::Patient]),
+            "Save an article to my health record",
+            consult::save_article,
+        )
+        .post("/consultations/{id}/article", Roles(&[Role::Doctor]), "Send an education article", consult::article_card)
         .post("/institution/departments", Roles(admins), "Add a department", admin::add_department)
         .post("/institution/staff", Roles(admins), "Grant a staff role", admin::grant_role)
         .get("/audit", Roles(crate::api::AUDITORS), "Audit log viewer", admin::audit)
@@ -165,6 +174,9 @@ fn nav_for(p: &Principal, t: Tr) -> Vec<NavItem> {
     if p.has(Role::Patient) || p.doctor_verified {
         v.push(NavItem { href: "/consultations", label: t.t("nav.consultations") });
         v.push(NavItem { href: "/search", label: t.t("nav.search") });
+        if p.has(Role::Patient) {
+            v.push(NavItem { href: "/health-record", label: t.t("nav.health_record") });
+        }
     }
     if p.has(Role::Doctor) {
         v.push(NavItem { href: "/doctor/verification", label: t.t("nav.verification") });
