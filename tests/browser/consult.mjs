@@ -120,6 +120,18 @@ test('patient and doctor hold a consultation live, end to end', { timeout: 120_0
   assert.match(await p.textContent('.card-plan'), /阿司匹林肠溶片.*100 mg.*早.*30/s);
   await shot(p, 'patient-plan-360');
 
+  // A6: an education article; the patient keeps it in the health record with one tap.
+  await d.click('#article-box summary');
+  await d.selectOption('#article-box select[name=slug]', 'home-blood-pressure');
+  await Promise.all([d.waitForLoadState('load'), d.click('#article-box button')]);
+  await p.waitForSelector('.card-article .save-article button', { timeout: 10_000 });
+  await Promise.all([p.waitForLoadState('load'), p.click('.card-article .save-article button')]);
+  const chatAgain = p.url();
+  await p.goto(`${server.base}/health-record`);
+  assert.match(await p.textContent('#saved-articles'), /如何在家正确测血压/);
+  await shot(p, 'patient-health-record-360');
+  await p.goto(chatAgain);
+
   // Close with a diagnosis; the patient's page follows and the patient rates.
   await d.click('details.close-box summary');
   await d.fill('textarea[name=summary]', '胸痛伴出汗，疑似急性冠脉综合征，已建议立即急诊。');

@@ -81,7 +81,35 @@ if (chat) {
     }
     li.className = `msg${m.sender === me ? ' mine' : ''}`;
     let bubble;
-    if (m.plan) {
+    if (m.article) {
+      // A6: an education article, with one-tap saving on the patient side.
+      bubble = document.createElement('div');
+      bubble.className = 'bubble card-article';
+      const title = document.createElement('strong');
+      title.textContent = i18n.eduCard;
+      const link = document.createElement('a');
+      link.href = `/articles/${m.article.slug}?from=${id}`;
+      link.textContent = document.documentElement.lang === 'en' ? m.article.title_en : m.article.title_zh;
+      bubble.append(title, document.createElement('br'), link);
+      if (chat.dataset.asPatient === 'true') {
+        const form = document.createElement('form');
+        form.method = 'post';
+        form.action = '/health-record/articles';
+        form.className = 'inline save-article';
+        for (const [k, v] of [['csrf', csrf], ['slug', m.article.slug], ['consultation_id', id]]) {
+          const input = document.createElement('input');
+          input.type = 'hidden';
+          input.name = k;
+          input.value = v;
+          form.append(input);
+        }
+        const b = document.createElement('button');
+        b.className = 'link';
+        b.textContent = i18n.eduSave;
+        form.append(' ', b);
+        bubble.append(form);
+      }
+    } else if (m.plan) {
       // A5: the medication plan as a table.
       bubble = document.createElement('div');
       bubble.className = 'bubble card-plan';
