@@ -10,7 +10,7 @@ use axum::{
         State, WebSocketUpgrade,
         ws::{Message, WebSocket},
     },
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -20,8 +20,28 @@ use crate::{
     auth::{Auth, Caller},
 };
 
-pub async fn upgrade(State(s): State<AppState>, Caller(c): Caller, Auth(who): Auth, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Cookie sessions only from our own pages: a cross-site page must not open a socket with the
+    // user's cookie (bearer clients send no Origin or their own, and carry no ambient credential).
+    if c.via_cookie && !same_origin(&headers) {
+        return axum::http::StatusCode::FORBIDDEN.into_response();
+    }
     ws.on_upgrade(move |socket| serve(s, who, c.ctx, socket))
+}
+
+/// Whether the `Origin` header, when present, names the host the request was sent to.
+fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    origin.split_once("://").is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
 }
 
 #[derive(Deserialize)]
@@ -86,5 +106,28 @@ async fn handle(s: &AppState, who: &Principal, ctx: &RequestCtx, text: &str) -> 
     match result {
         Ok(reply) => reply,
         Err(e) => Some(json!({"type": "error", "code": e.code(), "message": crate::error::public_message(&e)})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    fn headers(origin: Option<&str>, host: &str) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(axum::http::header::HOST, host.parse().unwrap());
+        if let Some(o) = origin {
+            h.insert(axum::http::header::ORIGIN, o.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_our_own_pages_open_cookie_sockets() {
+        assert!(same_origin(&headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080")));
+        assert!(same_origin(&headers(Some("https://yiqiao.example"), "yiqiao.example")));
+        assert!(same_origin(&headers(None, "127.0.0.1:8080")), "non-browser clients send no Origin");
+        assert!(!same_origin(&headers(Some("https://evil.example"), "127.0.0.1:8080")));
+        assert!(!same_origin(&headers(Some("null"), "127.0.0.1:8080")));
     }
 }
