@@ -28,7 +28,7 @@ pub async fn get(
     attachment_id: &str,
 ) -> Result<AnnotationView, AppError> {
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let (att, patient_id) =
         repo::attachment::find_scoped(&txn, &scope, attachment_id).await?.ok_or(AppError::NotFound)?;
     let consultation =
@@ -75,7 +75,7 @@ pub async fn save(
     who.require_verified_doctor()?;
     validate_shapes(&shapes).map_err(|e| AppError::invalid(e.code(), e.message()))?;
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let (att, patient_id) =
         repo::attachment::find_scoped(&txn, &scope, attachment_id).await?.ok_or(AppError::NotFound)?;
     let row = repo::consultation::lock_scoped(&txn, &scope, &att.consultation_id).await?.ok_or(AppError::NotFound)?;

@@ -85,7 +85,7 @@ pub async fn upload(
         sniff_document(&bytes).ok_or_else(|| AppError::invalid("upload_type", "Files must be JPEG, PNG or PDF."))?;
     // Check access before doing any work on the file.
     {
-        let scope = scope_for(app, &app.store.db, who).await?;
+        let scope = scope_for(&app.store.db, who).await?;
         repo::consultation::find_scoped(&app.store.db, &scope, consultation_id).await?.ok_or(AppError::NotFound)?;
     }
     let is_image = content_type.starts_with("image/");
@@ -136,7 +136,7 @@ pub async fn fetch(
     thumb: bool,
 ) -> Result<(String, Vec<u8>), AppError> {
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let (row, patient_id) = repo::attachment::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
     let (key, ct) = match (&row.thumb_key, thumb) {
         (Some(k), true) => (k.clone(), "image/jpeg".to_owned()),

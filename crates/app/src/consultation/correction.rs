@@ -3,7 +3,6 @@
 //! stay visible to everyone allowed to see the consultation.
 
 use chrono::{DateTime, Utc};
-use domain::icd10::normalize_icd10;
 use serde::Serialize;
 use store::repo;
 
@@ -57,23 +56,9 @@ pub async fn correct(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(AppError::invalid("reason_required", "Say why the record is corrected (up to 500 characters)."));
     }
-    let summary = summary.trim();
-    if summary.is_empty() || summary.chars().count() > 4000 {
-        return Err(AppError::invalid("summary_invalid", "Write a summary (up to 4000 characters)."));
-    }
-    let mut codes = Vec::new();
-    for d in diagnoses.iter().filter(|d| !d.trim().is_empty()) {
-        let code = normalize_icd10(d)
-            .map_err(|_| AppError::invalid("icd10_format", "Diagnoses are ICD-10 codes such as I10 or E11.9."))?;
-        if !codes.contains(&code) {
-            codes.push(code);
-        }
-    }
-    if codes.is_empty() {
-        return Err(AppError::invalid("diagnosis_required", "Add at least one ICD-10 diagnosis."));
-    }
+    let (summary, codes) = super::closing_record(summary, diagnoses)?;
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
     if row.doctor_id.as_deref() != Some(who.user_id.as_str()) {
         return Err(AppError::Forbidden);
@@ -100,7 +85,7 @@ pub async fn correct(
         },
     )
     .await?;
-    super::index_text(app, &txn, id, &format!("correction-{version}"), summary).await?;
+    super::index_text(app, &txn, id, &format!("correction-{version}"), &summary).await?;
     app.record(
         &txn,
         ctx,

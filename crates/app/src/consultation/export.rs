@@ -17,7 +17,7 @@ fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
 pub async fn fhir_bundle(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<Value, AppError> {
     who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
     let patient_scope = repo::scope::PatientScope::granted(&row.patient_id, repo::scope::Grant::CareRelationship);
     let profile = repo::patient::find(&txn, &patient_scope).await?;

@@ -32,11 +32,9 @@ pub async fn patient_history(
 ) -> Result<Vec<HistoryItem>, AppError> {
     who.require_verified_doctor()?;
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, consultation_id).await?.ok_or(AppError::NotFound)?;
-    let caring = row.doctor_id.as_deref() == Some(who.user_id.as_str())
-        || (row.doctor_id.is_none() && row.department_id.as_ref().is_some_and(|d| scope.department_ids.contains(d)));
-    if !caring {
+    if !super::doctor_side(who, &row, &scope) {
         return Err(AppError::Forbidden);
     }
     let patient = PatientScope::granted(&row.patient_id, Grant::CareRelationship);

@@ -5,7 +5,6 @@
 use domain::{
     Role,
     consultation::{ConsultationStatus, can_close, can_rate, validate_rating},
-    icd10::normalize_icd10,
 };
 use store::repo;
 
@@ -16,7 +15,7 @@ use crate::{App, AppError, Principal, RequestCtx, audit::Subject};
 pub async fn claim(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<(), AppError> {
     who.require_verified_doctor()?;
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
     match &row.doctor_id {
         Some(d) if d == &who.user_id => return Ok(()),
@@ -57,42 +56,25 @@ pub async fn close(
     diagnoses: &[String],
 ) -> Result<(), AppError> {
     who.require_verified_doctor()?;
-    let summary = summary.trim();
-    if summary.is_empty() || summary.chars().count() > 4000 {
-        return Err(AppError::invalid("summary_invalid", "Write a summary (up to 4000 characters)."));
-    }
-    let mut codes = Vec::new();
-    for d in diagnoses.iter().filter(|d| !d.trim().is_empty()) {
-        let code = normalize_icd10(d)
-            .map_err(|_| AppError::invalid("icd10_format", "Diagnoses are ICD-10 codes such as I10 or E11.9."))?;
-        if !codes.contains(&code) {
-            codes.push(code);
-        }
-    }
-    if codes.is_empty() {
-        return Err(AppError::invalid("diagnosis_required", "Add at least one ICD-10 diagnosis."));
-    }
+    let (summary, codes) = super::closing_record(summary, diagnoses)?;
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
-    let unclaimed_in_my_department =
-        row.doctor_id.is_none() && row.department_id.as_ref().is_some_and(|d| scope.department_ids.contains(d));
-    if unclaimed_in_my_department {
-        // Closing a team consultation takes it, as answering does.
-        row.doctor_id = Some(who.user_id.clone());
-    } else if row.doctor_id.as_deref() != Some(who.user_id.as_str()) {
+    if !super::doctor_side(who, &row, &scope) {
         return Err(AppError::Forbidden);
     }
+    // Closing a team consultation takes it, as answering does.
+    row.doctor_id = Some(who.user_id.clone());
     let status: ConsultationStatus = row.status.parse().map_err(|_| AppError::Internal("status"))?;
     can_close(status).map_err(domain_err)?;
     let now = app.clock.now();
     row.status = ConsultationStatus::Closed.as_str().into();
     row.closed_at = Some(now);
-    row.summary_enc = Some(seal_text(app, "summary_enc", id, summary)?);
+    row.summary_enc = Some(seal_text(app, "summary_enc", id, &summary)?);
     row.updated_at = now;
     repo::consultation::update(&txn, row.clone()).await?;
     repo::consultation::set_diagnoses(&txn, id, &codes).await?;
-    super::index_text(app, &txn, id, "summary", summary).await?;
+    super::index_text(app, &txn, id, "summary", &summary).await?;
     app.record(
         &txn,
         ctx,
@@ -120,7 +102,7 @@ pub async fn rate(
     who.require(&[Role::Patient])?;
     validate_rating(stars, comment).map_err(domain_err)?;
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
     if !scope.patient_ids.contains(&row.patient_id) {
         return Err(AppError::Forbidden);
@@ -208,11 +190,9 @@ pub async fn handover(
         return Err(AppError::invalid("handover_self", "Choose another doctor."));
     }
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
-    let mine = row.doctor_id.as_deref() == Some(who.user_id.as_str())
-        || (row.doctor_id.is_none() && row.department_id.as_ref().is_some_and(|d| scope.department_ids.contains(d)));
-    if !mine {
+    if !super::doctor_side(who, &row, &scope) {
         return Err(AppError::Forbidden);
     }
     let status: ConsultationStatus = row.status.parse().map_err(|_| AppError::Internal("status"))?;

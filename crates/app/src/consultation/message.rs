@@ -9,12 +9,9 @@ use domain::{
     consultation::{ConsultationStatus, after_message, can_send, validate_client_id, validate_message_text},
 };
 use serde::Serialize;
-use store::{
-    entity::{consultation as c, consultation_message as m},
-    repo,
-};
+use store::{entity::consultation_message as m, repo};
 
-use super::{domain_err, recipients, scope_for};
+use super::{doctor_side, domain_err, recipients, scope_for};
 use crate::{App, AppError, Principal, RequestCtx, audit::Subject};
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,12 +110,6 @@ impl App {
     }
 }
 
-/// Whether `who` acts as the doctor of `row` (assigned, or a department doctor claiming it).
-fn doctor_side(who: &Principal, row: &c::Model, scope: &store::repo::scope::ConsultationScope) -> bool {
-    row.doctor_id.as_deref() == Some(who.user_id.as_str())
-        || (row.doctor_id.is_none() && row.department_id.as_ref().is_some_and(|d| scope.department_ids.contains(d)))
-}
-
 /// Sends a text message; returns it and whether it was new (false for an idempotent resend).
 pub async fn send_message(
     app: &App,
@@ -173,7 +164,7 @@ pub(crate) async fn post_message(
 ) -> Result<(MessageView, bool), AppError> {
     validate_client_id(client_id).map_err(domain_err)?;
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let mut row = repo::consultation::lock_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
     if let Some(existing) = repo::consultation::find_by_client_id(&txn, id, &who.user_id, client_id).await? {
         let view = app.message_view(&txn, existing).await?;
@@ -249,7 +240,7 @@ pub async fn messages(
     after: i64,
 ) -> Result<Vec<MessageView>, AppError> {
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
     let mut out = Vec::new();
     for msg in repo::consultation::messages_after(&txn, id, after.max(0), 500).await? {
@@ -274,7 +265,7 @@ pub async fn messages(
 /// Marks messages up to `seq` as read by the caller and tells the other side.
 pub async fn mark_read(app: &App, who: &Principal, id: &str, seq: i64) -> Result<(), AppError> {
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
     let pos =
         repo::consultation::mark_position(&txn, id, &who.user_id, seq.min(row.last_seq), seq.min(row.last_seq)).await?;
@@ -290,7 +281,7 @@ pub async fn mark_read(app: &App, who: &Principal, id: &str, seq: i64) -> Result
 /// Tells the other side that `who` is typing (not stored).
 pub async fn typing(app: &App, who: &Principal, id: &str) -> Result<(), AppError> {
     let db = &app.store.db;
-    let scope = scope_for(app, db, who).await?;
+    let scope = scope_for(db, who).await?;
     let row = repo::consultation::find_scoped(db, &scope, id).await?.ok_or(AppError::NotFound)?;
     let to: Vec<String> = recipients(db, &row).await?.into_iter().filter(|u| u != &who.user_id).collect();
     app.publish(to, serde_json::json!({"type": "typing", "consultation_id": id, "user": who.user_id}));

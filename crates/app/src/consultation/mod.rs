@@ -35,7 +35,7 @@ use crate::{App, AppError, Principal, bus::Event};
 
 /// What `who` may see (S2): as a patient their own and their wards' consultations; as a verified
 /// doctor those assigned to them and the unclaimed ones of their department.
-pub async fn scope_for(app: &App, db: &impl ConnectionTrait, who: &Principal) -> Result<ConsultationScope, AppError> {
+pub async fn scope_for(db: &impl ConnectionTrait, who: &Principal) -> Result<ConsultationScope, AppError> {
     let mut scope = ConsultationScope { user_id: who.user_id.clone(), ..ConsultationScope::default() };
     if who.has(Role::Patient) {
         scope.patient_ids.push(who.user_id.clone());
@@ -48,7 +48,6 @@ pub async fn scope_for(app: &App, db: &impl ConnectionTrait, who: &Principal) ->
     {
         scope.department_ids.push(v.department_id);
     }
-    let _ = app;
     Ok(scope)
 }
 
@@ -77,6 +76,33 @@ impl App {
     pub(crate) fn publish(&self, recipients: Vec<String>, payload: serde_json::Value) {
         self.bus.publish(Event { recipients, payload });
     }
+}
+
+/// Whether `who` acts as the doctor of `row`: assigned to it, or a doctor of its department while
+/// nobody has claimed it.
+pub(crate) fn doctor_side(who: &Principal, row: &c::Model, scope: &ConsultationScope) -> bool {
+    row.doctor_id.as_deref() == Some(who.user_id.as_str())
+        || (row.doctor_id.is_none() && row.department_id.as_ref().is_some_and(|d| scope.department_ids.contains(d)))
+}
+
+/// Checks a closing summary and its ICD-10 diagnoses (normalised, deduplicated, at least one).
+pub(crate) fn closing_record(summary: &str, diagnoses: &[String]) -> Result<(String, Vec<String>), AppError> {
+    let summary = summary.trim();
+    if summary.is_empty() || summary.chars().count() > 4000 {
+        return Err(AppError::invalid("summary_invalid", "Write a summary (up to 4000 characters)."));
+    }
+    let mut codes = Vec::new();
+    for d in diagnoses.iter().filter(|d| !d.trim().is_empty()) {
+        let code = domain::icd10::normalize_icd10(d)
+            .map_err(|_| AppError::invalid("icd10_format", "Diagnoses are ICD-10 codes such as I10 or E11.9."))?;
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    if codes.is_empty() {
+        return Err(AppError::invalid("diagnosis_required", "Add at least one ICD-10 diagnosis."));
+    }
+    Ok((summary.to_owned(), codes))
 }
 
 pub(crate) fn domain_err(e: domain::consultation::ConsultationError) -> AppError {

@@ -51,7 +51,7 @@ pub async fn search(
     let tokens: Vec<String> =
         domain::search::tokens(&input.q, 20).iter().map(|t| keys.blind_index("search", t)).collect();
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let query = SearchQuery {
         tokens,
         from: input.from.and_then(cst_midnight),

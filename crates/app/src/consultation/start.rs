@@ -92,7 +92,7 @@ pub async fn start(
     let prior = input.prior_diagnosis.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     let kind = kind_for(prior.as_deref(), input.has_proof);
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let patient_id = input.patient.clone().unwrap_or_else(|| who.user_id.clone());
     if !scope.patient_ids.contains(&patient_id) {
         return Err(AppError::NotFound);

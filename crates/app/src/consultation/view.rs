@@ -159,7 +159,7 @@ impl ConsultationView {
 /// One consultation for a participant; anyone else gets 404. Audited.
 pub async fn get(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<ConsultationView, AppError> {
     let txn = app.store.begin_write().await?;
-    let scope = scope_for(app, &txn, who).await?;
+    let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
     let view = ConsultationView::build(app, &txn, &row, who, &scope).await?;
     app.record(
@@ -181,7 +181,7 @@ pub async fn list_mine(
     who: &Principal,
 ) -> Result<(Vec<ConsultationSummary>, Vec<ConsultationSummary>), AppError> {
     let db = &app.store.db;
-    let scope = scope_for(app, db, who).await?;
+    let scope = scope_for(db, who).await?;
     let mut as_patient = Vec::new();
     for row in repo::consultation::list_as_patient(db, &scope).await? {
         as_patient.push(ConsultationSummary::build(app, db, &row, &who.user_id).await?);

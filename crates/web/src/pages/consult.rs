@@ -198,8 +198,7 @@ pub async fn close(
     Path(id): Path<String>,
     Form(f): Form<FormData>,
 ) -> PageResult {
-    let codes: Vec<String> =
-        f.v("diagnoses").split([',', ' ', '，', ';']).map(str::to_owned).filter(|c| !c.is_empty()).collect();
+    let codes: Vec<String> = diagnosis_list(f.v("diagnoses"));
     match consultation::close(&s.app, &who, &a.ctx, &id, f.v("summary"), &codes).await {
         Ok(()) => Ok(Redirect::to(&format!("/consultations/{id}")).into_response()),
         Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
@@ -390,8 +389,7 @@ pub async fn correct(
             app::account::step_up(&s.app, &who, &a.ctx, Some(f.v("totp")), None).await?;
             who.step_up_at = Some(s.app.clock.now());
         }
-        let codes: Vec<String> =
-            f.v("diagnoses").split([',', ' ', '，', ';']).map(str::to_owned).filter(|c| !c.is_empty()).collect();
+        let codes: Vec<String> = diagnosis_list(f.v("diagnoses"));
         consultation::correction::correct(&s.app, &who, &a.ctx, &id, f.v("reason"), f.v("summary"), &codes).await
     }
     .await;
@@ -460,4 +458,9 @@ pub async fn save_article(
         None => "/health-record".to_owned(),
     };
     Ok(Redirect::to(super::safe_next(&back)).into_response())
+}
+
+/// The ICD-10 codes typed into a form field, separated by commas, spaces or semicolons.
+fn diagnosis_list(raw: &str) -> Vec<String> {
+    raw.split([',', ' ', '，', ';']).map(str::to_owned).filter(|c| !c.is_empty()).collect()
 }
