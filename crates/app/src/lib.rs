@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod health_record;
 pub mod institution;
+pub mod jobs;
 pub mod keys;
 pub mod principal;
 pub mod verification;

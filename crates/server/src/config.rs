@@ -13,6 +13,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub crypto: CryptoConfig,
     pub session: SessionConfig,
+    pub bus: BusConfig,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -47,6 +48,22 @@ pub struct SessionConfig {
     pub step_up_secs: i64,
 }
 
+/// Realtime fan-out between nodes (A1 at scale).
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct BusConfig {
+    /// `nats://host:4222` to share events with the other `yiqiao serve` nodes; empty = in-process.
+    pub nats: String,
+    /// The NATS subject all nodes of one deployment share.
+    pub subject: String,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self { nats: String::new(), subject: "yiqiao.events".into() }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -55,6 +72,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             crypto: CryptoConfig::default(),
             session: SessionConfig::default(),
+            bus: BusConfig::default(),
         }
     }
 }
@@ -133,6 +151,7 @@ impl Config {
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = redact_url(&self.database_url());
+        shown.bus.nats = redact_url(&self.bus.nats);
         let mut out = toml::to_string_pretty(&shown).unwrap_or_default();
         if std::env::var_os("YIQIAO_KEYRING").is_some() {
             out.push_str("\n# key ring supplied by YIQIAO_KEYRING (redacted)\n");

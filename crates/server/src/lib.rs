@@ -141,7 +141,14 @@ fn build_app(cfg: &Config, store: Store, keys: KeyRing, demo: bool) -> anyhow::R
 async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
     let keys = load_keys(&cfg, &store, true).await?;
-    let app = build_app(&cfg, store, keys, demo)?;
+    let mut app = build_app(&cfg, store, keys, demo)?;
+    if !cfg.bus.nats.is_empty() {
+        let bus = app::bus::NatsBus::connect(&cfg.bus.nats, &cfg.bus.subject)
+            .await
+            .with_context(|| format!("[bus] nats = {}", config::redact_url(&cfg.bus.nats)))?;
+        app.bus = Arc::new(bus);
+        tracing::info!(subject = %cfg.bus.subject, "realtime events fan out through NATS");
+    }
     if std::env::var_os("YIQIAO_KEYRING").is_none() {
         // S1: pick up a ring rotated by `yiqiao keys rotate` while this server runs.
         app.keys.watch(cfg.keyring_path());
@@ -178,18 +185,9 @@ async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Resul
             Err(e) => tracing::error!(error = ?e, "re-encryption failed; it resumes on the next start"),
         }
     });
-    // A2: escalate consultations whose first-response clock ran out. The state lives in the
-    // database, so a breach that happened while the server was down is escalated on the next pass.
-    let sla = app.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            if let Err(e) = app::consultation::sweep_overdue(&sla).await {
-                tracing::error!(error = ?e, "response-time sweep failed");
-            }
-        }
-    });
+    // A2/E3: the durable job scheduler (response clocks). Jobs live in the database, so clocks that
+    // ran out while the server was down fire once on the next pass.
+    tokio::spawn(app::jobs::work(app.clone(), std::time::Duration::from_secs(1)));
     let addr = listen.unwrap_or_else(|| cfg.server.listen.clone());
     let router = web::router(app, cfg.server.secure_cookies);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;

@@ -137,3 +137,15 @@ where
     };
     Ok(q.one(txn).await?)
 }
+
+/// Adds "and skip rows another transaction holds" to a locking select: `FOR UPDATE SKIP LOCKED` on
+/// PostgreSQL, so several workers claim different jobs; on SQLite `BEGIN IMMEDIATE` already makes
+/// the one writer exclusive.
+pub fn skip_locked<S: sea_orm::QuerySelect>(q: S, backend: DbBackend) -> S {
+    match backend {
+        DbBackend::Postgres => {
+            q.lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked)
+        }
+        _ => q,
+    }
+}

@@ -41,6 +41,7 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("GET", "/health-record", Only(&[Role::Patient])),
     ("POST", "/health-record/articles", Only(&[Role::Patient])),
     ("POST", "/consultations/{id}/article", Only(&[Role::Doctor])),
+    ("POST", "/consultations/{id}/calculator", Only(&[Role::Doctor])),
     ("POST", "/api/v1/me/wards", Only(&[Role::Patient])),
     ("GET", "/api/v1/institutions", Anyone),
     ("POST", "/api/v1/institutions", Only(&[Role::PlatformAdmin])),

@@ -2,9 +2,12 @@
 //! unverified doctor → 403), idempotent sends, catch-up by sequence without gaps or duplicates,
 //! team claim, response clocks and escalation to the second, closing and rating.
 
+#![allow(clippy::unwrap_used, reason = "a test: a failed step should stop it with its message")]
+
 use chrono::Duration;
 use domain::Role;
 use http::StatusCode;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::json;
 use testkit::{TestApp, fresh_resident_id};
 
@@ -101,6 +104,58 @@ async fn resends_are_idempotent_and_catch_up_has_no_gaps_or_duplicates() {
     assert_eq!(t.get(&format!("/api/v1/consultations/{id}"), Some(&w.patient)).await.json()["status"], "active");
 }
 
+/// A2: the response clocks are durable jobs. After two hours of downtime, two workers starting at
+/// once run each overdue clock exactly once (on PostgreSQL they claim with SKIP LOCKED).
+#[tokio::test]
+async fn clocks_are_durable_jobs_that_fire_once_after_downtime_with_two_workers() {
+    let w = world().await;
+    let t = &w.t;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let r = t
+            .post(
+                "/api/v1/consultations",
+                json!({"department": w.department, "complaint": format!("血糖复查 {i}")}),
+                Some(&w.patient),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        ids.push(r.json()["id"].as_str().unwrap().to_owned());
+    }
+    // The doctor answers one in time: its job runs but escalates nothing.
+    let answered = &ids[0];
+    let r = t.post(&format!("/api/v1/consultations/{answered}/claim"), json!({}), Some(&w.doctor)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = t
+        .post(
+            &format!("/api/v1/consultations/{answered}/messages"),
+            json!({"client_id": "a1", "text": "您好"}),
+            Some(&w.doctor),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    for id in &ids {
+        let job = store::repo::job::find_by_key(&t.app.store.db, &format!("first_response:{id}")).await.unwrap();
+        assert!(
+            job.is_some_and(|j| j.done_at.is_none()),
+            "each clock is a pending job, committed with its consultation"
+        );
+    }
+    t.clock.advance(Duration::hours(2));
+    let (a, b) = tokio::join!(app::jobs::run_due(&t.app), app::jobs::run_due(&t.app));
+    assert_eq!(a.unwrap() + b.unwrap(), 4, "every overdue clock runs, none twice");
+    assert_eq!(app::jobs::run_due(&t.app).await.unwrap(), 0);
+    // Two hours on, the doctor's session has ended: sign in again to look.
+    let doctor = t.token("dr-c", Some(&t.totp(b"secret-for-dr-c"))).await;
+    for id in &ids {
+        let job =
+            store::repo::job::find_by_key(&t.app.store.db, &format!("first_response:{id}")).await.unwrap().unwrap();
+        assert_eq!((job.attempts, job.outcome.as_deref()), (1, Some("done")));
+        let v = t.get(&format!("/api/v1/consultations/{id}"), Some(&doctor)).await.json();
+        assert_eq!(v["escalated"], id != answered, "{id}: {v}");
+    }
+}
+
 #[tokio::test]
 async fn team_consultations_are_claimed_and_clocks_escalate_to_the_second() {
     let w = world().await;
@@ -122,10 +177,11 @@ async fn team_consultations_are_claimed_and_clocks_escalate_to_the_second() {
     assert!(queue["items"].as_array().unwrap().iter().any(|c| c["id"] == id.as_str()));
     // Priority: 15 minutes. At 15:00 it is still on time; one second later it is escalated once.
     t.clock.advance(Duration::minutes(15));
-    assert!(app::consultation::sweep_overdue(&t.app).await.unwrap().is_empty());
+    assert_eq!(app::jobs::run_due(&t.app).await.unwrap(), 0, "on time at the deadline itself");
+    assert_eq!(t.get(&format!("/api/v1/consultations/{id}"), Some(&w.doctor)).await.json()["escalated"], false);
     t.clock.advance(Duration::seconds(1));
-    assert_eq!(app::consultation::sweep_overdue(&t.app).await.unwrap(), vec![id.clone()]);
-    assert!(app::consultation::sweep_overdue(&t.app).await.unwrap().is_empty(), "escalated exactly once");
+    assert_eq!(app::jobs::run_due(&t.app).await.unwrap(), 1, "the clock's job fires one second late");
+    assert_eq!(app::jobs::run_due(&t.app).await.unwrap(), 0, "escalated exactly once");
     let v = t.get(&format!("/api/v1/consultations/{id}"), Some(&w.doctor)).await.json();
     assert_eq!(v["escalated"], true);
     assert_eq!(v["sla"]["state"], "breached");
@@ -183,7 +239,6 @@ async fn consultation_text_is_encrypted_at_rest() {
         w.t.post("/api/v1/consultations", json!({"doctor": w.doctor_id, "complaint": secret_words}), Some(&w.patient))
             .await;
     assert_eq!(r.status, StatusCode::CREATED);
-    use sea_orm::EntityTrait;
     let rows = store::entity::consultation_message::Entity::find().all(&w.t.app.store.db).await.unwrap();
     assert!(!rows.is_empty());
     for row in rows {
@@ -355,7 +410,6 @@ async fn records_are_found_by_keyword_date_and_diagnosis_without_plaintext_in_th
     // Another patient finds nothing of it.
     assert!(ids(&t.get("/api/v1/search?q=%E8%A1%80%E5%8E%8B", Some(&other_patient)).await).is_empty());
     // The index holds keyed hashes only.
-    use sea_orm::ConnectionTrait;
     let rows = t
         .app
         .store
@@ -516,6 +570,47 @@ async fn the_doctor_sends_a_medication_plan_as_a_table() {
     assert_eq!(hits["items"].as_array().unwrap().len(), 1);
 }
 
+/// A6: calculator cards are computed by the server from the inputs; impossible inputs change nothing.
+#[tokio::test]
+async fn the_doctor_sends_a_calculator_result_computed_by_the_server() {
+    let w = world().await;
+    let t = &w.t;
+    let id = t
+        .post(
+            "/api/v1/consultations",
+            json!({"doctor": w.doctor_id, "complaint": "想了解体重是否超标"}),
+            Some(&w.patient),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/consultations/{id}/cards");
+    let bmi = json!({"client_id": "calc-1", "type": "calculator", "input": {"calculator": "bmi", "height_cm": 170, "weight_kg": 72}});
+    assert_eq!(t.post(&path, bmi.clone(), Some(&w.patient)).await.status, StatusCode::FORBIDDEN);
+    let bad = json!({"client_id": "calc-0", "type": "calculator", "input": {"calculator": "bmi", "height_cm": 1.7, "weight_kg": 72}});
+    let r = t.post(&path, bad, Some(&w.doctor)).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "calc_input_invalid".to_owned()),
+        "metres are not centimetres"
+    );
+    let missing = json!({"client_id": "calc-0", "type": "calculator"});
+    assert_eq!(t.post(&path, missing, Some(&w.doctor)).await.code(), "calc_input_invalid");
+    let r = t.post(&path, bmi.clone(), Some(&w.doctor)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(t.post(&path, bmi, Some(&w.doctor)).await.status, StatusCode::OK, "same client id: same message");
+    let msgs = t.get(&format!("/api/v1/consultations/{id}/messages"), Some(&w.patient)).await.json();
+    let items = msgs["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "complaint + one card: the refused inputs left nothing behind");
+    let card = &items[1]["calculator"];
+    assert_eq!(items[1]["kind"], "calculator");
+    assert_eq!((card["value"].as_str(), card["band"].as_str()), (Some("24.9"), Some("overweight")));
+    assert_eq!(card["band_zh"], "超重");
+    assert_eq!(card["basis"], "WS/T 428-2013");
+}
+
 #[tokio::test]
 async fn a_closed_consultation_exports_as_a_valid_fhir_bundle_after_step_up() {
     let w = world().await;
@@ -570,10 +665,14 @@ async fn a_closed_consultation_exports_as_a_valid_fhir_bundle_after_step_up() {
     .await
     .unwrap();
     assert_eq!(audit.len(), 1);
-    // A real validator checks the structure when the test script provides it (scripts/test does).
+    validate_fhir(&r.text);
+}
+
+/// A real validator checks a bundle's structure when the test script provides it (scripts/test does).
+fn validate_fhir(text: &str) {
     if std::env::var("YIQIAO_FHIR_VALIDATE").is_ok_and(|v| v == "1") {
         let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), &r.text).unwrap();
+        std::fs::write(file.path(), text).unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fhir/validate.py");
         let out = std::process::Command::new("python3").arg(script).arg(file.path()).output().unwrap();
         assert!(
@@ -675,6 +774,25 @@ async fn a_closed_record_is_corrected_as_a_new_version_after_step_up() {
     assert_eq!(v["corrections"][0]["version"], 2);
     assert_eq!(v["corrections"][0]["reason"], "诊断编码录入错误");
     assert_eq!(v["corrections"][0]["diagnoses"][0], "J20.9");
+    // The export carries both versions: the correction replaces the original, which is superseded;
+    // the removed code stays, marked entered-in-error.
+    let r = t.get(&format!("/api/v1/consultations/{id}/fhir"), Some(&w.doctor)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let b = r.json();
+    let entries = b["entry"].as_array().unwrap();
+    let docs: Vec<&serde_json::Value> =
+        entries.iter().filter(|e| e["resource"]["resourceType"] == "DocumentReference").collect();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["resource"]["status"], "superseded");
+    assert_eq!(docs[1]["resource"]["status"], "current");
+    assert_eq!(docs[1]["resource"]["docStatus"], "amended");
+    assert_eq!(docs[1]["resource"]["relatesTo"][0]["target"]["reference"], docs[0]["fullUrl"]);
+    let condition = |code: &str| {
+        entries.iter().find(|e| e["resource"]["code"]["coding"][0]["code"] == code).map(|e| e["resource"].clone())
+    };
+    assert!(condition("J20.9").unwrap()["verificationStatus"].is_null());
+    assert_eq!(condition("J06.9").unwrap()["verificationStatus"]["coding"][0]["code"], "entered-in-error");
+    validate_fhir(&r.text);
 }
 
 #[tokio::test]

@@ -3,6 +3,21 @@
 // Everything here is an enhancement: the forms work without it.
 
 const i18n = document.getElementById('i18n')?.dataset ?? {};
+const calcI18n = document.getElementById('calc-i18n');
+
+// A6: the calculator form shows only the chosen calculator's inputs (all of them without script).
+const calcChoice = document.getElementById('calc-choice');
+if (calcChoice) {
+  const showChosen = () => {
+    for (const fs of document.querySelectorAll('.calc-form fieldset[data-calc]')) {
+      const on = fs.dataset.calc === calcChoice.value;
+      fs.hidden = !on;
+      fs.disabled = !on;
+    }
+  };
+  calcChoice.addEventListener('change', showChosen);
+  showChosen();
+}
 
 // Countdowns: "mm:ss" left, red when overdue.
 function tick() {
@@ -109,6 +124,36 @@ if (chat) {
         form.append(' ', b);
         bubble.append(form);
       }
+    } else if (m.calculator) {
+      // A6: a calculator result: inputs, value, band and basis.
+      const calc = m.calculator;
+      const label = (k) => calcI18n?.getAttribute(`data-calc-${k}`) ?? k;
+      const zh = document.documentElement.lang !== 'en';
+      bubble = document.createElement('div');
+      bubble.className = `bubble card-calc${calc.alert ? ' alert' : ''}`;
+      const title = document.createElement('strong');
+      title.textContent = label(calc.calculator);
+      const dl = document.createElement('dl');
+      dl.className = 'calc';
+      for (const f of calc.inputs) {
+        const dt = document.createElement('dt');
+        dt.textContent = label(`field.${f.key}`);
+        const dd = document.createElement('dd');
+        dd.textContent = f.key === 'sex' ? label(`sex.${f.value}`) : f.value;
+        dl.append(dt, dd);
+      }
+      const result = document.createElement('p');
+      result.className = 'calc-result';
+      const value = document.createElement('span');
+      value.className = 'value';
+      value.textContent = calc.value;
+      const band = document.createElement('span');
+      band.className = 'band';
+      band.textContent = zh ? calc.band_zh : calc.band_en;
+      result.append(value, ` ${calc.unit} · `, band);
+      const basis = document.createElement('small');
+      basis.textContent = `${label('basis')}: ${calc.basis}`;
+      bubble.append(title, dl, result, basis);
     } else if (m.plan) {
       // A5: the medication plan as a table.
       bubble = document.createElement('div');

@@ -61,19 +61,40 @@ pub async fn fhir_bundle(app: &App, who: &Principal, ctx: &RequestCtx, id: &str)
     }
     entries.push(encounter);
     let encounter_ref = json!({"reference": format!("urn:uuid:{}", row.id)});
-    for code in repo::consultation::diagnoses(&txn, &row.id).await? {
-        let display = domain::icd10::lookup(&code).map(|e| e.name_en).unwrap_or_default();
+    // C1: a corrected record exports its current diagnoses; codes an earlier version had and a
+    // correction removed stay in the bundle marked entered-in-error, so nothing silently vanishes.
+    let corrections = super::correction::list(app, &txn, &row.id).await?;
+    let original = repo::consultation::diagnoses(&txn, &row.id).await?;
+    let current = corrections.last().map_or_else(|| original.clone(), |c| c.diagnoses.clone());
+    let mut removed: Vec<String> = original
+        .iter()
+        .chain(corrections.iter().flat_map(|c| c.diagnoses.iter()))
+        .filter(|c| !current.contains(c))
+        .cloned()
+        .collect();
+    removed.sort();
+    removed.dedup();
+    for (code, withdrawn) in current.iter().map(|c| (c, false)).chain(removed.iter().map(|c| (c, true))) {
+        let display = domain::icd10::lookup(code).map(|e| e.name_en).unwrap_or_default();
         let mut coding = json!({"system": "http://hl7.org/fhir/sid/icd-10", "code": code});
         if !display.is_empty() {
             coding["display"] = json!(display);
         }
-        entries.push(json!({
+        let mut condition = json!({
             "resourceType": "Condition",
             "id": format!("{}-{}", row.id, code.replace('.', "-")),
             "code": {"coding": [coding]},
             "subject": patient_ref,
             "encounter": encounter_ref,
-        }));
+        });
+        if withdrawn {
+            condition["verificationStatus"] = json!({"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                "code": "entered-in-error",
+            }]});
+            condition["note"] = json!([{"text": "Removed by a correction of this record."}]);
+        }
+        entries.push(condition);
     }
     for m in repo::consultation::messages_after(&txn, &row.id, 0, 10_000).await? {
         let view = app.message_view(&txn, m).await?;
@@ -104,16 +125,39 @@ pub async fn fhir_bundle(app: &App, who: &Principal, ctx: &RequestCtx, id: &str)
             "payload": payload,
         }));
     }
+    // The closing summary and each corrected version (C1): the latest is `current`, earlier ones
+    // `superseded`, and each correction `replaces` the version before it.
     if let Some(summary) = open_text(app, "summary_enc", &row.id, row.summary_enc.as_ref())? {
-        entries.push(json!({
-            "resourceType": "DocumentReference",
-            "id": format!("{}-summary", row.id),
-            "status": "current",
-            "subject": patient_ref,
-            "description": "Consultation summary",
-            "content": [{"attachment": {"contentType": "text/plain; charset=utf-8", "data": base64::engine::general_purpose::STANDARD.encode(summary.as_bytes())}}],
-            "context": {"encounter": [encounter_ref]},
-        }));
+        let versions = std::iter::once((1, summary, None, row.closed_at)).chain(
+            corrections.iter().map(|c| (c.version, c.summary.clone(), Some(c.reason.clone()), Some(c.created_at))),
+        );
+        let last = corrections.len() + 1;
+        let mut previous: Option<String> = None;
+        for (i, (version, text, reason, at)) in versions.enumerate() {
+            let uid = uuid::Uuid::new_v4().to_string();
+            let mut doc = json!({
+                "resourceType": "DocumentReference",
+                "id": uid,
+                "status": if i + 1 == last { "current" } else { "superseded" },
+                "subject": patient_ref,
+                "description": "Consultation summary",
+                "content": [{"attachment": {"contentType": "text/plain; charset=utf-8", "data": base64::engine::general_purpose::STANDARD.encode(text.as_bytes())}}],
+                "context": {"encounter": [encounter_ref]},
+            });
+            if let Some(at) = at {
+                doc["date"] = json!(instant(at));
+            }
+            if let Some(p) = &practitioner_ref {
+                doc["author"] = json!([p]);
+            }
+            if let (Some(reason), Some(prev)) = (reason, &previous) {
+                doc["docStatus"] = json!("amended");
+                doc["description"] = json!(format!("Consultation summary, corrected (version {version}): {reason}"));
+                doc["relatesTo"] = json!([{"code": "replaces", "target": {"reference": prev}}]);
+            }
+            previous = Some(format!("urn:uuid:{uid}"));
+            entries.push(doc);
+        }
     }
     app.record(
         &txn,

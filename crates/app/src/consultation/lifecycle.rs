@@ -128,47 +128,47 @@ pub async fn rate(
     Ok(())
 }
 
-/// Escalates every consultation whose first-response clock has run out (A2): records the breach,
-/// audits it and alerts the department's doctors and the patient's side. Safe to run on any
-/// schedule and after downtime: each breach is escalated exactly once.
-pub async fn sweep_overdue(app: &App) -> Result<Vec<String>, AppError> {
+/// The first-response job of a consultation (A2): when its clock runs out with no doctor's answer,
+/// the breach is recorded once and the department's doctors and the institution's admins are told.
+/// Runs inside the job's transaction ([`crate::jobs`]); returns the events to send after commit.
+pub async fn escalate_if_unanswered(
+    app: &App,
+    txn: &sea_orm::DatabaseTransaction,
+    id: &str,
+) -> Result<Vec<crate::bus::Event>, AppError> {
     let now = app.clock.now();
-    let mut done = Vec::new();
-    for candidate in repo::consultation::list_overdue(&app.store.db, now, 200).await? {
-        let txn = app.store.begin_write().await?;
-        let Some(mut row) =
-            store::dialect::find_for_update::<store::entity::consultation::Entity>(&txn, candidate.id.clone()).await?
-        else {
-            continue;
-        };
-        if row.escalated_at.is_some() || row.first_response_at.is_some() || row.closed_at.is_some() {
-            continue;
-        }
-        row.escalated_at = Some(now);
-        row.updated_at = now;
-        repo::consultation::update(&txn, row.clone()).await?;
-        app.record_as(
-            &txn,
-            &RequestCtx::default(),
-            None,
-            Some("system"),
-            "consultation.sla_breach",
-            Subject { patient_id: Some(&row.patient_id), resource: Some(&row.id) },
-            "escalated",
-        )
-        .await?;
-        let mut to = recipients(&txn, &row).await?;
-        if let Some(d) = &row.department_id {
-            to.extend(repo::verification::approved_doctors_in(&txn, d).await?);
-            to.extend(repo::user::admins_of(&txn, &row.institution_id).await?);
-        }
-        txn.commit().await?;
-        to.sort();
-        to.dedup();
-        app.publish(to, serde_json::json!({"type": "escalated", "consultation_id": row.id, "priority": row.priority}));
-        done.push(row.id);
+    let Some(mut row) =
+        store::dialect::find_for_update::<store::entity::consultation::Entity>(txn, id.to_owned()).await?
+    else {
+        return Ok(Vec::new());
+    };
+    if row.escalated_at.is_some() || row.first_response_at.is_some() || row.closed_at.is_some() {
+        return Ok(Vec::new());
     }
-    Ok(done)
+    row.escalated_at = Some(now);
+    row.updated_at = now;
+    repo::consultation::update(txn, row.clone()).await?;
+    app.record_as(
+        txn,
+        &RequestCtx::default(),
+        None,
+        Some("system"),
+        "consultation.sla_breach",
+        Subject { patient_id: Some(&row.patient_id), resource: Some(&row.id) },
+        "escalated",
+    )
+    .await?;
+    let mut to = recipients(txn, &row).await?;
+    if let Some(d) = &row.department_id {
+        to.extend(repo::verification::approved_doctors_in(txn, d).await?);
+        to.extend(repo::user::admins_of(txn, &row.institution_id).await?);
+    }
+    to.sort();
+    to.dedup();
+    Ok(vec![crate::bus::Event {
+        recipients: to,
+        payload: serde_json::json!({"type": "escalated", "consultation_id": row.id, "priority": row.priority}),
+    }])
 }
 
 /// Hands a consultation over to another verified doctor with a note (A2); the note appears in the

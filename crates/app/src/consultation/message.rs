@@ -32,6 +32,8 @@ pub struct MessageView {
     pub plan: Option<domain::card::MedicationPlan>,
     /// For `article` messages: the education article sent (A6).
     pub article: Option<ArticleRef>,
+    /// For `calculator` messages: inputs, result and its meaning (A6).
+    pub calculator: Option<domain::calculator::CalculatorCard>,
 }
 
 /// An education article as a message refers to it.
@@ -86,8 +88,16 @@ impl App {
             None
         };
         let article = if row.kind == "article" { serde_json::from_str::<ArticleRef>(&body).ok() } else { None };
+        let calculator = if row.kind == "calculator" {
+            serde_json::from_str::<domain::calculator::CalculatorCard>(&body).ok()
+        } else {
+            None
+        };
         let text = match (&attachment, &plan) {
             _ if article.is_some() => article.as_ref().map(|a| a.title_zh.clone()).unwrap_or_default(),
+            _ if calculator.is_some() => {
+                calculator.as_ref().map(domain::calculator::CalculatorCard::summary).unwrap_or_default()
+            }
             (Some(a), _) => a.name.clone(),
             (None, Some(p)) => p.summary(),
             (None, None) => body,
@@ -97,6 +107,7 @@ impl App {
             attachment,
             plan,
             article,
+            calculator,
             sender_name: self.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)?,
             id: row.id,
             consultation_id: row.consultation_id,
@@ -152,6 +163,24 @@ pub async fn send_medication_plan(
         .await
 }
 
+/// A6: the doctor sends a calculator result. The server computes it from the inputs; the date for
+/// gestational age is today in China Standard Time.
+pub async fn send_calculator(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    client_id: &str,
+    input: &domain::calculator::CalcInput,
+) -> Result<(MessageView, bool), AppError> {
+    who.require_verified_doctor()?;
+    let today = (app.clock.now() + chrono::Duration::hours(8)).date_naive();
+    let card = input.compute(today).map_err(|e| AppError::invalid(e.code(), e.message()))?;
+    let body = serde_json::to_string(&card).map_err(|_| AppError::Internal("json"))?;
+    let index = Some(card.summary());
+    post_message(app, who, ctx, id, client_id, Outgoing { kind: "calculator", body, attachment: None, index }).await
+}
+
 /// Appends a message to the conversation (text or attachment) in one transaction with its audit
 /// event, the clock update and the search tokens; then tells the participants.
 pub(crate) async fn post_message(
@@ -173,7 +202,7 @@ pub(crate) async fn post_message(
     }
     let as_doctor = doctor_side(who, &row, &scope);
     if !as_doctor
-        && (matches!(out.kind, "medication_plan" | "article")
+        && (matches!(out.kind, "medication_plan" | "article" | "calculator")
             || who.is_staff() && !scope.patient_ids.contains(&row.patient_id))
     {
         return Err(AppError::Forbidden);

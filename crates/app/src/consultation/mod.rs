@@ -16,9 +16,10 @@ mod start;
 mod view;
 
 pub use history::{HistoryItem, patient_history};
-pub use lifecycle::{claim, close, handover, rate, sweep_overdue};
+pub use lifecycle::{claim, close, escalate_if_unanswered, handover, rate};
 pub use message::{
-    AttachmentRef, MessageView, mark_read, messages, send_article, send_medication_plan, send_message, typing,
+    AttachmentRef, MessageView, mark_read, messages, send_article, send_calculator, send_medication_plan, send_message,
+    typing,
 };
 pub use search::{SearchHit, SearchInput, search};
 pub use start::{DoctorListing, StartConsultation, list_doctors, start};

@@ -150,6 +150,17 @@ pub async fn start(
         updated_at: now,
     };
     repo::consultation::insert(&txn, row.clone()).await?;
+    // A2: the response clock is a durable job, committed with the consultation. An answer at the
+    // deadline itself is on time, so the breach fires in the second after it.
+    crate::jobs::schedule(
+        &txn,
+        crate::jobs::kind::FIRST_RESPONSE,
+        &format!("first_response:{id}"),
+        &serde_json::json!({"consultation": id}),
+        row.first_response_due_at + chrono::Duration::seconds(1),
+        now,
+    )
+    .await?;
     // The complaint opens the conversation as the patient's first message.
     let msg_id = domain::MessageId::new().to_string();
     super::index_text(app, &txn, &id, &msg_id, &complaint).await?;

@@ -14,6 +14,7 @@ pub mod department;
 pub mod doctor_verification;
 pub mod file;
 pub mod institution;
+pub mod job;
 pub mod patient_profile;
 pub mod red_flag_term;
 pub mod saved_article;

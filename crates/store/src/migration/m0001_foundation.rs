@@ -2,7 +2,7 @@
 //! Columns ending in `_enc` hold `crypto` blobs; `_bidx` columns hold blind indexes (keyed HMAC),
 //! never plaintext.
 
-#![expect(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
+#![allow(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
 
 use sea_orm_migration::{prelude::*, schema::*};
 

@@ -2,7 +2,7 @@
 //! client id, gap-free per-consultation sequence), diagnoses, read positions, and the admin-editable
 //! red-flag lexicon.
 
-#![expect(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
+#![allow(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
 
 use sea_orm_migration::{prelude::*, schema::*};
 

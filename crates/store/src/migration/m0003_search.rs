@@ -1,7 +1,7 @@
 //! Keyword search over encrypted text (C2): blind-index tokens (keyed HMAC of normalised tokens),
 //! never plaintext, pointing at the consultation and the message or field they came from.
 
-#![expect(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
+#![allow(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
 
 use sea_orm_migration::{prelude::*, schema::*};
 

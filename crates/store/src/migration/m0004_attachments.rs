@@ -1,7 +1,7 @@
 //! Consultation attachments (A1, C1): photos and report files. The bytes live encrypted in the blob
 //! store; this table holds what is needed to find and serve them.
 
-#![expect(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
+#![allow(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
 
 use sea_orm_migration::{prelude::*, schema::*};
 

@@ -1,6 +1,6 @@
 //! Image annotations (A4): one set of shapes per attachment, encrypted, beside the untouched original.
 
-#![expect(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
+#![allow(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
 
 use sea_orm_migration::{prelude::*, schema::*};
 

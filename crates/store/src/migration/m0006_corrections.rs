@@ -1,7 +1,7 @@
 //! Corrections of closed consultations (C1): a closed record never changes; a correction is a new
 //! version (summary and diagnoses) with the reason, its author and time. All versions stay visible.
 
-#![expect(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
+#![allow(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
 
 use sea_orm_migration::{prelude::*, schema::*};
 

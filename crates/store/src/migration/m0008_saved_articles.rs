@@ -1,6 +1,6 @@
 //! The personal health record's saved education articles (A6).
 
-#![expect(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
+#![allow(clippy::wildcard_imports, reason = "migration DSL: the prelude and schema helpers are used throughout")]
 
 use sea_orm_migration::{prelude::*, schema::*};
 

@@ -11,6 +11,7 @@ mod m0005_annotations;
 mod m0006_corrections;
 mod m0007_institution_sla;
 mod m0008_saved_articles;
+mod m0009_jobs;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_corrections::Migration),
             Box::new(m0007_institution_sla::Migration),
             Box::new(m0008_saved_articles::Migration),
+            Box::new(m0009_jobs::Migration),
         ]
     }
 }

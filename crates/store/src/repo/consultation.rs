@@ -2,7 +2,6 @@
 //! consultation is visible only to its patient (or guardian), its doctor, or — while nobody has
 //! claimed it — the doctors of its department.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
@@ -94,23 +93,6 @@ pub async fn list_as_doctor(db: &impl ConnectionTrait, scope: &ConsultationScope
 pub async fn update(db: &impl ConnectionTrait, row: c::Model) -> Result<(), StoreError> {
     row.into_active_model().reset_all().update(db).await?;
     Ok(())
-}
-
-/// Open consultations whose first-response clock ran out before `now` and that were not escalated.
-pub async fn list_overdue(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    limit: u64,
-) -> Result<Vec<c::Model>, StoreError> {
-    Ok(c::Entity::find()
-        .filter(c::Column::FirstResponseAt.is_null())
-        .filter(c::Column::ClosedAt.is_null())
-        .filter(c::Column::EscalatedAt.is_null())
-        .filter(c::Column::FirstResponseDueAt.lt(now))
-        .order_by_asc(c::Column::FirstResponseDueAt)
-        .limit(limit)
-        .all(db)
-        .await?)
 }
 
 pub async fn insert_message(db: &impl ConnectionTrait, row: m::Model) -> Result<(), StoreError> {

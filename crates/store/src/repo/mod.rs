@@ -11,6 +11,7 @@ pub mod correction;
 pub mod file;
 pub mod health_record;
 pub mod institution;
+pub mod job;
 pub mod meta;
 pub mod patient;
 pub mod red_flag;

@@ -306,6 +306,9 @@ pub struct CardBody {
     rows: Vec<domain::card::MedicationRow>,
     #[serde(default)]
     slug: String,
+    /// For `calculator`: the inputs, tagged by `calculator` (`bmi`, `egfr`, `blood_pressure`, `due_date`).
+    #[serde(default)]
+    input: Option<domain::calculator::CalcInput>,
 }
 
 pub async fn card(
@@ -321,7 +324,22 @@ pub async fn card(
             consultation::send_medication_plan(&s.app, &who, &c.ctx, &id, &b.client_id, plan).await?
         }
         "article" => consultation::send_article(&s.app, &who, &c.ctx, &id, &b.client_id, &b.slug).await?,
-        _ => return Err(app::AppError::invalid("card_type", "Unknown card type (medication_plan, article).").into()),
+        "calculator" => {
+            let input = b.input.ok_or_else(|| {
+                app::AppError::invalid(
+                    domain::calculator::CalcError::OutOfRange.code(),
+                    "Give the calculator's inputs.",
+                )
+            })?;
+            consultation::send_calculator(&s.app, &who, &c.ctx, &id, &b.client_id, &input).await?
+        }
+        _ => {
+            return Err(app::AppError::invalid(
+                "card_type",
+                "Unknown card type (medication_plan, article, calculator).",
+            )
+            .into());
+        }
     };
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(m)))
 }

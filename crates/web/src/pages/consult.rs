@@ -113,7 +113,30 @@ pub struct ConversationPage {
     pub plan_rows: Vec<usize>,
     pub articles: &'static [domain::education::Article],
     pub times_of_day: [&'static str; 4],
+    pub calculators: [&'static str; 4],
+    /// Label keys under `calc.` the page hands to the script for live calculator cards.
+    pub calc_labels: &'static [&'static str],
 }
+
+/// Every `calc.*` label a calculator card can show.
+const CALC_LABELS: &[&str] = &[
+    "bmi",
+    "egfr",
+    "blood_pressure",
+    "due_date",
+    "basis",
+    "field.height",
+    "field.weight",
+    "field.creatinine",
+    "field.age",
+    "field.sex",
+    "field.systolic",
+    "field.diastolic",
+    "field.last_period",
+    "field.gestational_age",
+    "sex.female",
+    "sex.male",
+];
 
 async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>, f: FormData) -> PageResult {
     let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;
@@ -156,6 +179,8 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
         plan_rows: (0..PLAN_ROWS).collect(),
         articles: domain::education::ARTICLES,
         times_of_day: domain::card::TIMES_OF_DAY,
+        calculators: domain::calculator::CALCULATORS,
+        calc_labels: CALC_LABELS,
     }))
 }
 
@@ -412,6 +437,43 @@ pub async fn article_card(
 ) -> PageResult {
     let client_id = uuid::Uuid::new_v4().simple().to_string();
     match consultation::send_article(&s.app, &who, &a.ctx, &id, &client_id, f.v("slug")).await {
+        Ok(_) => Ok(Redirect::to(&format!("/consultations/{id}#end")).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
+    }
+}
+
+/// A6: the calculator form — `calculator` picks which inputs count; the server computes the result.
+pub async fn calculator_card(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    use domain::calculator::CalcInput;
+    let num = |k: &str| f.v(k).trim().parse::<f64>().unwrap_or(f64::NAN);
+    let input = match f.v("calculator") {
+        "bmi" => Some(CalcInput::Bmi { height_cm: num("height_cm"), weight_kg: num("weight_kg") }),
+        "egfr" => Some(CalcInput::Egfr {
+            creatinine_umol_l: num("creatinine_umol_l"),
+            age_years: num("age_years"),
+            female: f.is("sex", "female"),
+        }),
+        "blood_pressure" => Some(CalcInput::BloodPressure { systolic: num("systolic"), diastolic: num("diastolic") }),
+        "due_date" => f.v("last_period").parse().ok().map(|d| CalcInput::DueDate { last_period: d }),
+        _ => None,
+    };
+    let client_id = Some(f.v("client_id").to_owned())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let res = match input {
+        Some(input) => consultation::send_calculator(&s.app, &who, &a.ctx, &id, &client_id, &input).await,
+        None => Err(AppError::invalid(
+            domain::calculator::CalcError::OutOfRange.code(),
+            domain::calculator::CalcError::OutOfRange.message(),
+        )),
+    };
+    match res {
         Ok(_) => Ok(Redirect::to(&format!("/consultations/{id}#end")).into_response()),
         Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
     }

@@ -62,6 +62,12 @@ pub fn routes(r: Routes) -> Routes {
             consult::save_article,
         )
         .post("/consultations/{id}/article", Roles(&[Role::Doctor]), "Send an education article", consult::article_card)
+        .post(
+            "/consultations/{id}/calculator",
+            Roles(&[Role::Doctor]),
+            "Send a calculator result card",
+            consult::calculator_card,
+        )
         .post("/institution/departments", Roles(admins), "Add a department", admin::add_department)
         .post("/institution/staff", Roles(admins), "Grant a staff role", admin::grant_role)
         .get("/audit", Roles(crate::api::AUDITORS), "Audit log viewer", admin::audit)

@@ -1,0 +1,153 @@
+//! The durable job scheduler (A2 response clocks; E3 reminders build on it). Jobs live in the
+//! database with a due time and an idempotency key. A worker claims one due job inside a write
+//! transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite), runs its
+//! handler in that same transaction and marks it done before committing: a job's effects and its
+//! `done` mark are one commit, so a crash or `kill -9` neither loses nor repeats it, and several
+//! nodes can run workers against one PostgreSQL. Jobs overdue after downtime run once, oldest first.
+//! Everything reads the injected clock, so tests move time to the second.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::DatabaseTransaction;
+use serde_json::Value;
+use store::{entity::job as j, repo};
+
+use crate::{App, AppError, bus::Event};
+
+/// Attempts before a job is given up (`outcome = failed`, kept for operators).
+const MAX_ATTEMPTS: i32 = 8;
+/// At most this many jobs per `run_due` call, so one pass cannot starve the process.
+const BATCH: usize = 500;
+
+/// Kinds of job. Adding a kind means adding an arm to [`dispatch`].
+pub mod kind {
+    /// A consultation's first-response clock ran out: escalate unless a doctor has answered (A2).
+    pub const FIRST_RESPONSE: &str = "consultation.first_response";
+}
+
+/// Schedules `kind` at `due` inside the caller's transaction, so the job exists exactly when the
+/// caller's change commits. A second call with the same `key` changes nothing.
+pub async fn schedule(
+    txn: &DatabaseTransaction,
+    kind: &str,
+    key: &str,
+    payload: &Value,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    Ok(repo::job::enqueue(
+        txn,
+        j::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: kind.into(),
+            idem_key: key.into(),
+            payload: payload.to_string(),
+            due_at: due,
+            attempts: 0,
+            max_attempts: MAX_ATTEMPTS,
+            last_error: None,
+            done_at: None,
+            outcome: None,
+            created_at: now,
+        },
+    )
+    .await?)
+}
+
+/// Runs every job due at the clock's now (up to a batch); returns how many ran (done or failed).
+pub async fn run_due(app: &App) -> Result<usize, AppError> {
+    let mut ran = 0;
+    while ran < BATCH && run_one(app).await? {
+        ran += 1;
+    }
+    Ok(ran)
+}
+
+/// When the next pending job is due, for the worker's sleep.
+pub async fn next_due(app: &App) -> Result<Option<DateTime<Utc>>, AppError> {
+    Ok(repo::job::next_due(&app.store.db).await?)
+}
+
+/// The worker loop of `yiqiao serve`: runs due jobs, then sleeps until the next one is due (at most
+/// `idle`, so jobs scheduled by other nodes are picked up promptly).
+pub async fn work(app: App, idle: std::time::Duration) {
+    loop {
+        if let Err(e) = run_due(&app).await {
+            tracing::error!(error = ?e, "job pass failed; retrying");
+        }
+        let wait = match next_due(&app).await {
+            Ok(Some(due)) => (due - app.clock.now()).to_std().unwrap_or_default().min(idle),
+            Ok(None) => idle,
+            Err(_) => idle,
+        };
+        tokio::time::sleep(wait.max(std::time::Duration::from_millis(20))).await;
+    }
+}
+
+/// Back-off before attempt `n + 1`: 5 s, 10 s, 20 s … capped at 10 minutes.
+fn backoff(attempts: i32) -> Duration {
+    Duration::seconds((5_i64 << attempts.clamp(0, 7)).min(600))
+}
+
+async fn run_one(app: &App) -> Result<bool, AppError> {
+    let now = app.clock.now();
+    let txn = app.store.begin_write().await?;
+    let Some(mut job) = repo::job::claim_next(&txn, now).await? else {
+        txn.rollback().await?;
+        return Ok(false);
+    };
+    match dispatch(app, &txn, &job).await {
+        Ok(events) => {
+            job.attempts += 1;
+            job.done_at = Some(now);
+            job.outcome = Some("done".into());
+            job.last_error = None;
+            repo::job::update(&txn, job).await?;
+            txn.commit().await?;
+            for e in events {
+                app.bus.publish(e);
+            }
+        }
+        Err(e) => {
+            // The handler's writes roll back; the attempt is recorded in a transaction of its own.
+            txn.rollback().await?;
+            tracing::warn!(kind = %job.kind, id = %job.id, error = ?e, "job attempt failed");
+            let txn = app.store.begin_write().await?;
+            if let Some(mut job) = repo::job::lock(&txn, &job.id).await? {
+                job.attempts += 1;
+                job.last_error = Some(e.code().into());
+                if job.attempts >= job.max_attempts {
+                    job.done_at = Some(now);
+                    job.outcome = Some("failed".into());
+                } else {
+                    job.due_at = now + backoff(job.attempts);
+                }
+                repo::job::update(&txn, job).await?;
+            }
+            txn.commit().await?;
+        }
+    }
+    Ok(true)
+}
+
+/// Runs one job's handler inside the claiming transaction; returns the events to publish after commit.
+async fn dispatch(app: &App, txn: &DatabaseTransaction, job: &j::Model) -> Result<Vec<Event>, AppError> {
+    let payload: Value = serde_json::from_str(&job.payload).map_err(|_| AppError::Internal("job payload"))?;
+    let arg = |name: &str| payload[name].as_str().map(str::to_owned).ok_or(AppError::Internal("job argument"));
+    match job.kind.as_str() {
+        kind::FIRST_RESPONSE => crate::consultation::escalate_if_unanswered(app, txn, &arg("consultation")?).await,
+        _ => Err(AppError::Internal("unknown job kind")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(0).num_seconds(), 5);
+        assert_eq!(backoff(1).num_seconds(), 10);
+        assert_eq!(backoff(3).num_seconds(), 40);
+        assert_eq!(backoff(20).num_seconds(), 600);
+    }
+}
