@@ -14,6 +14,7 @@ pub struct Config {
     pub crypto: CryptoConfig,
     pub session: SessionConfig,
     pub bus: BusConfig,
+    pub blob: BlobConfig,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -58,6 +59,33 @@ pub struct BusConfig {
     pub subject: String,
 }
 
+/// Where attachments live (encrypted before they are written, S1).
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct BlobConfig {
+    /// Empty = `blobs/` in the data dir; `file:///dir`; or `s3://bucket[/prefix]`.
+    pub url: String,
+    /// S3 endpoint for non-AWS storage, e.g. `http://127.0.0.1:8333`.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Permit plain HTTP to the endpoint (loopback or a sidecar gateway only).
+    pub allow_http: bool,
+}
+
+impl BlobConfig {
+    pub fn s3_options(&self) -> store::blob::S3Options {
+        store::blob::S3Options {
+            endpoint: self.endpoint.clone(),
+            region: if self.region.is_empty() { "us-east-1".into() } else { self.region.clone() },
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            allow_http: self.allow_http,
+        }
+    }
+}
+
 impl Default for BusConfig {
     fn default() -> Self {
         Self { nats: String::new(), subject: "yiqiao.events".into() }
@@ -73,6 +101,7 @@ impl Default for Config {
             crypto: CryptoConfig::default(),
             session: SessionConfig::default(),
             bus: BusConfig::default(),
+            blob: BlobConfig::default(),
         }
     }
 }
@@ -152,6 +181,9 @@ impl Config {
         let mut shown = self.clone();
         shown.database.url = redact_url(&self.database_url());
         shown.bus.nats = redact_url(&self.bus.nats);
+        if !shown.blob.secret_access_key.is_empty() {
+            shown.blob.secret_access_key = "***".into();
+        }
         let mut out = toml::to_string_pretty(&shown).unwrap_or_default();
         if std::env::var_os("YIQIAO_KEYRING").is_some() {
             out.push_str("\n# key ring supplied by YIQIAO_KEYRING (redacted)\n");
@@ -184,5 +216,7 @@ mod tests {
         c.database.url = "postgres://u:hunter2@h/db".into();
         assert!(!c.redacted_toml().contains("hunter2"));
         assert!(!format!("{c:?}").contains("hunter2"));
+        c.blob.secret_access_key = "s3-secret-value".into();
+        assert!(!c.redacted_toml().contains("s3-secret-value"));
     }
 }

@@ -133,8 +133,8 @@ async fn load_keys(cfg: &Config, store: &Store, may_create: bool) -> anyhow::Res
 }
 
 fn build_app(cfg: &Config, store: Store, keys: KeyRing, demo: bool) -> anyhow::Result<app::App> {
-    let blobs =
-        store::blob::BlobStore::local(&cfg.data_dir.join("blobs")).context("cannot open the attachment directory")?;
+    let blobs = store::blob::BlobStore::from_url(&cfg.blob.url, &cfg.data_dir.join("blobs"), &cfg.blob.s3_options())
+        .context("[blob] url")?;
     Ok(app::App::new(store, Arc::new(keys), Arc::new(app::SystemClock), cfg.app_config(demo), blobs))
 }
 

@@ -39,6 +39,19 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// `YIQIAO_TEST_S3` = `s3://bucket|endpoint|access_key_id|secret_access_key` (scripts/test sets it).
+fn s3_env(prefix: &str) -> Vec<(String, String)> {
+    let Ok(v) = std::env::var("YIQIAO_TEST_S3") else { return Vec::new() };
+    let p: Vec<&str> = v.split('|').collect();
+    vec![
+        ("YIQIAO_BLOB__URL".into(), format!("{}/{prefix}", p[0])),
+        ("YIQIAO_BLOB__ENDPOINT".into(), p[1].into()),
+        ("YIQIAO_BLOB__ACCESS_KEY_ID".into(), p[2].into()),
+        ("YIQIAO_BLOB__SECRET_ACCESS_KEY".into(), p[3].into()),
+        ("YIQIAO_BLOB__ALLOW_HTTP".into(), "true".into()),
+    ]
+}
+
 async fn start_node(db: &str, data_dir: &std::path::Path, nats: &str, subject: &str) -> Node {
     let addr = format!("127.0.0.1:{}", free_port());
     let log = std::fs::File::create(data_dir.join(format!("node-{}.log", addr.replace(':', "-")))).unwrap();
@@ -47,6 +60,7 @@ async fn start_node(db: &str, data_dir: &std::path::Path, nats: &str, subject: &
         .arg(data_dir)
         .env("YIQIAO_BUS__NATS", nats)
         .env("YIQIAO_BUS__SUBJECT", subject)
+        .envs(s3_env(subject))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -70,20 +84,34 @@ async fn http(
     body: Option<&Value>,
     token: Option<&str>,
 ) -> std::io::Result<(u16, Value)> {
-    let mut s = TcpStream::connect(addr).await?;
     let body = body.map(Value::to_string).unwrap_or_default();
+    let (status, raw) = request(addr, method, path, "application/json", body.as_bytes(), token).await?;
+    Ok((status, serde_json::from_slice(&raw).unwrap_or(Value::Null)))
+}
+
+/// One HTTP/1.1 request with any body; returns the status and the raw body.
+async fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    token: Option<&str>,
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr).await?;
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\n\r\n",
         body.len()
     );
-    s.write_all(req.as_bytes()).await?;
+    s.write_all(head.as_bytes()).await?;
+    s.write_all(body).await?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&raw[..split]);
     let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    Ok((status, serde_json::from_str(rest).unwrap_or(Value::Null)))
+    Ok((status, raw[split..].to_vec()))
 }
 
 async fn call(addr: &str, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Value {
@@ -192,5 +220,38 @@ async fn a_message_sent_through_one_node_reaches_a_socket_on_the_other_in_order(
         .unwrap();
     let back = messages(&mut patient_ws, &cid, MESSAGES + 1).await;
     assert_eq!(back.last().and_then(|m| m["text"].as_str()), Some("收到，请继续监测血压"), "reply crosses back");
+
+    // With S3 configured (scripts/test), both nodes share the attachments: a photo uploaded through
+    // node A is served by node B, and the bucket holds only ciphertext.
+    if std::env::var("YIQIAO_TEST_S3").is_ok() {
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(64, 48, image::Rgb([200, 40, 40]))
+            .write_to(&mut png, image::ImageFormat::Png)
+            .unwrap();
+        let boundary = "two-nodes-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\nphoto-1\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"rash.png\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(png.get_ref());
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let ct = format!("multipart/form-data; boundary={boundary}");
+        let (status, raw) =
+            request(&a.addr, "POST", &format!("/api/v1/consultations/{cid}/attachments"), &ct, &body, Some(&patient))
+                .await
+                .unwrap();
+        let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        assert_eq!(status, 201, "upload through A: {v}");
+        let att = v["attachment"]["id"].as_str().unwrap().to_owned();
+        let (status, bytes) =
+            request(&b.addr, "GET", &format!("/api/v1/attachments/{att}"), "text/plain", b"", Some(&doctor))
+                .await
+                .unwrap();
+        assert_eq!(status, 200);
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((img.width(), img.height()), (64, 48), "node B serves the photo node A stored");
+        let local = std::fs::read_dir(dir.path().join("blobs")).map(Iterator::count).unwrap_or(0);
+        assert_eq!(local, 0, "attachments went to S3, not the shared data directory");
+    }
     drop((a, b));
 }
