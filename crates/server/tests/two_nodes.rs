@@ -250,7 +250,7 @@ async fn a_message_sent_through_one_node_reaches_a_socket_on_the_other_in_order(
         assert_eq!(status, 200);
         let img = image::load_from_memory(&bytes).unwrap();
         assert_eq!((img.width(), img.height()), (64, 48), "node B serves the photo node A stored");
-        let local = std::fs::read_dir(dir.path().join("blobs")).map(Iterator::count).unwrap_or(0);
+        let local = std::fs::read_dir(dir.path().join("blobs")).map_or(0, Iterator::count);
         assert_eq!(local, 0, "attachments went to S3, not the shared data directory");
     }
     drop((a, b));
