@@ -47,7 +47,7 @@ pub struct TestApp {
     pub router: Router,
     pub clock: Arc<FakeClock>,
     pub db_url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// Builds a valid GB 11643 resident ID from a 17-digit body.
@@ -83,12 +83,12 @@ impl TestApp {
         let blobs = store::blob::BlobStore::local(&dir.path().join("blobs")).expect("blob dir");
         let app = App::new(store, Arc::new(keys), clock.clone(), config, blobs);
         let router = web::router(app.clone(), false);
-        Self { app, router, clock, db_url, _dir: dir }
+        Self { app, router, clock, db_url, dir }
     }
 
     /// Where this app's encrypted attachments live.
     pub fn blob_dir(&self) -> std::path::PathBuf {
-        self._dir.path().join("blobs")
+        self.dir.path().join("blobs")
     }
 
     pub fn is_postgres(&self) -> bool {
