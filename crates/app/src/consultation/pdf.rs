@@ -326,9 +326,9 @@ fn draw_entry(l: &mut Layout, e: &Entry) {
         Body::Image { bytes, .. } => bytes.as_deref().and_then(prepare_image),
         _ => None,
     };
-    // Keep the sender line and the photo's caption on the page of the photo.
+    // Keep the sender line and both captions on the page of the photo.
     let photo_h = photo.as_ref().and_then(|p| Layout::image_size(p, w)).map_or(0.0, |(_, h)| h);
-    l.ensure(34.0 + photo_h);
+    l.ensure(34.0 + if photo_h > 0.0 { photo_h + 16.0 } else { 0.0 });
     l.gap(4.0);
     let head = format!("{} · {role} · {}", e.sender, china_time(e.sent_at));
     l.text(MARGIN, CONTENT_W, &head, 8.5, if e.doctor { ACCENT } else { GREY });
