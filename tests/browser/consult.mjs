@@ -4,7 +4,8 @@
 // priority consultation with the cardiology team and sees the 120 notice; the demo specialist
 // (desktop) sees it in the queue with a live countdown, answers; both sides see each other's
 // messages live over the WebSocket with read marks; the specialist closes with an ICD-10
-// diagnosis; the patient rates. Screenshots: artifacts/consult-*.png.
+// diagnosis; the patient rates and exports the record as FHIR and PDF. Screenshots:
+// artifacts/consult-*.png; downloads: artifacts/consult-export.{fhir.json,pdf}, consult-record.pdf.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -156,6 +157,23 @@ test('patient and doctor hold a consultation live, end to end', { timeout: 120_0
   const bundle = JSON.parse(readFileSync(file, 'utf8'));
   assert.equal(bundle.resourceType, 'Bundle');
   assert.ok(bundle.entry.some((e) => e.resource.resourceType === 'Condition' && e.resource.code.coding[0].code === 'I20.0'));
+
+  // C3: the same record as PDF (the step-up is still fresh), with the annotated photo inside.
+  await p.goto(chatAgain);
+  const [pdfDownload] = await Promise.all([p.waitForEvent('download'), p.click('#export-pdf')]);
+  const pdfFile = join(ARTIFACTS, 'consult-export.pdf');
+  await pdfDownload.saveAs(pdfFile);
+  const pdf = readFileSync(pdfFile);
+  assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-');
+  assert.ok(pdf.length > 20_000, `a PDF with the font subset and the photo, got ${pdf.length} bytes`);
+  assert.match(pdf.subarray(-64).toString('latin1'), /%%EOF\s*$/);
+  assert.match(pdf.toString('latin1'), /\/Subtype\s*\/Image/, 'the photo is embedded');
+  // The whole record from the health-record page.
+  await p.goto(`${server.base}/health-record`);
+  const [recordDownload] = await Promise.all([p.waitForEvent('download'), p.click('#export-record-pdf')]);
+  const recordFile = join(ARTIFACTS, 'consult-record.pdf');
+  await recordDownload.saveAs(recordFile);
+  assert.equal(readFileSync(recordFile).subarray(0, 5).toString('latin1'), '%PDF-');
   assert.deepEqual(patient.errors, [], 'no script errors on the patient side');
   assert.deepEqual(doctor.errors, [], 'no script errors on the doctor side');
 });

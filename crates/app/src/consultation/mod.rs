@@ -10,6 +10,7 @@ pub mod export;
 mod history;
 mod lifecycle;
 mod message;
+pub mod pdf;
 pub mod red_flag;
 mod search;
 mod start;

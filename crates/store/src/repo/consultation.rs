@@ -208,3 +208,18 @@ pub async fn list_for_patient(
         .all(db)
         .await?)
 }
+
+/// The consultations of one patient that the scope may see, oldest first (the whole-record export, C3).
+pub async fn list_scoped_for_patient(
+    db: &impl ConnectionTrait,
+    scope: &ConsultationScope,
+    patient_id: &str,
+) -> Result<Vec<c::Model>, StoreError> {
+    Ok(c::Entity::find()
+        .filter(c::Column::PatientId.eq(patient_id))
+        .filter(visible(scope))
+        .order_by_asc(c::Column::CreatedAt)
+        .limit(200)
+        .all(db)
+        .await?)
+}

@@ -5,6 +5,7 @@ mod account;
 pub(crate) mod admin;
 mod auth;
 pub(crate) mod consultation;
+pub(crate) mod export;
 mod ws;
 
 use domain::Role;
@@ -71,6 +72,12 @@ pub fn routes(r: Routes) -> Routes {
             Roles(&[Role::Patient]),
             "Save an education article {slug, consultation_id?}",
             account::save_article,
+        )
+        .get(
+            "/api/v1/me/health-record/pdf",
+            Roles(&[Role::Patient]),
+            "The whole own record as PDF (C3; step-up required; audited)",
+            export::my_record_pdf,
         )
         .post(
             "/api/v1/me/wards",
@@ -222,6 +229,18 @@ pub fn routes(r: Routes) -> Routes {
             Authenticated,
             "Export as a FHIR R4 Bundle (participants; step-up required; audited)",
             consultation::fhir,
+        )
+        .get(
+            "/api/v1/consultations/{id}/pdf",
+            Authenticated,
+            "Export as PDF with annotated photos (participants; step-up required; audited)",
+            export::consultation_pdf,
+        )
+        .get(
+            "/api/v1/patients/{id}/record/pdf",
+            Authenticated,
+            "A patient's consultations the caller may see, as one PDF (step-up required; audited)",
+            export::patient_record_pdf,
         )
         .get(
             "/api/v1/attachments/{id}/annotations",

@@ -11,7 +11,7 @@ use askama::Template;
 use axum::{
     Form,
     extract::{Path, Query, State},
-    response::{IntoResponse, Redirect},
+    response::{IntoResponse, Redirect, Response},
 };
 
 use super::{Chrome, FormData, PageError, PageResult, render};
@@ -380,6 +380,39 @@ pub async fn export_fhir(
     }
 }
 
+/// Downloads the PDF export of one consultation; asks for step-up first when it is not fresh (C3, B3).
+pub async fn export_pdf(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> PageResult {
+    let res = consultation::pdf::consultation_pdf(&s.app, &who, &a.ctx, &id).await;
+    pdf_download(res, &format!("/consultations/{id}/export/pdf")).map_err(|e| PageError::new(e, &a))
+}
+
+/// Downloads a patient's whole record as PDF (own, a ward's, or as their doctor); step-up first.
+pub async fn export_record_pdf(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> PageResult {
+    let res = consultation::pdf::record_pdf(&s.app, &who, &a.ctx, &id).await;
+    pdf_download(res, &format!("/patients/{id}/export/pdf")).map_err(|e| PageError::new(e, &a))
+}
+
+/// The file, or the step-up page that comes back to `here` (B3).
+fn pdf_download(res: Result<consultation::pdf::PdfExport, AppError>, here: &str) -> Result<Response, AppError> {
+    match res {
+        Ok(export) => Ok(crate::api::export::pdf_response(export)),
+        Err(AppError::StepUpRequired) => {
+            Ok(Redirect::to(&format!("/step-up?next={}", super::url_encode(here))).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "image.html")]
 pub struct ImagePage {
@@ -498,11 +531,13 @@ pub async fn article(Caller(a): Caller, Path(slug): Path<String>, Query(f): Quer
 pub struct HealthRecordPage {
     pub c: Chrome,
     pub articles: Vec<app::health_record::SavedArticle>,
+    /// The patient whose whole record the PDF button exports (C3).
+    pub patient_id: String,
 }
 
 pub async fn health_record(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth) -> PageResult {
     let articles = app::health_record::articles(&s.app, &who).await.map_err(|e| PageError::new(e, &a))?;
-    Ok(render(&HealthRecordPage { c: Chrome::new(&a, "/health-record"), articles }))
+    Ok(render(&HealthRecordPage { c: Chrome::new(&a, "/health-record"), articles, patient_id: who.user_id.clone() }))
 }
 
 pub async fn save_article(

@@ -95,6 +95,18 @@ pub fn routes(r: Routes) -> Routes {
             "Download the record as FHIR R4 (step-up)",
             consult::export_fhir,
         )
+        .get(
+            "/consultations/{id}/export/pdf",
+            Authenticated,
+            "Download the record as PDF (step-up)",
+            consult::export_pdf,
+        )
+        .get(
+            "/patients/{id}/export/pdf",
+            Authenticated,
+            "Download a patient's whole record as PDF (step-up)",
+            consult::export_record_pdf,
+        )
         .post("/consultations/{id}/plan", Roles(&[Role::Doctor]), "Send a medication plan card", consult::plan)
         .post("/consultations/{id}/attachments", Authenticated, "Attach a photo or PDF (form)", consult::upload)
         .post("/consultations/{id}/handover", Roles(&[Role::Doctor]), "Hand over to another doctor", consult::handover)
