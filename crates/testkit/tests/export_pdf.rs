@@ -115,6 +115,12 @@ async fn a_consultation_exports_as_a_pdf_with_chinese_text_and_the_annotated_pho
         t.post(&format!("/api/v1/consultations/{id}/cards"), plan, Some(&w.doctor)).await.status,
         StatusCode::CREATED
     );
+    let calc = json!({"client_id": "calc-1", "type": "calculator",
+        "input": {"calculator": "blood_pressure", "systolic": 168, "diastolic": 102}});
+    assert_eq!(
+        t.post(&format!("/api/v1/consultations/{id}/cards"), calc, Some(&w.doctor)).await.status,
+        StatusCode::CREATED
+    );
     let r = t
         .post(
             &format!("/api/v1/consultations/{id}/close"),
@@ -172,6 +178,8 @@ async fn a_consultation_exports_as_a_pdf_with_chinese_text_and_the_annotated_pho
         "请上传血压记录的照片",
         "血压记录.jpg",
         "氨氯地平片",
+        "血压分级",
+        "2级高血压（中度）",
         "高血压伴头晕",
         "补充诊断",
         "原发性高血压，血压控制欠佳",

@@ -66,6 +66,7 @@ enum Body {
     Handover(String),
     Plan(MedicationPlan),
     Article(ArticleRef),
+    Calculator(domain::calculator::CalculatorCard),
     /// A photo: its blob until fetched, then its bytes.
     Image {
         name: String,
@@ -171,6 +172,7 @@ async fn load(
     for m in repo::consultation::messages_after(db, &row.id, 0, 10_000).await? {
         let kind = m.kind.clone();
         let v = app.message_view(db, m).await?;
+        let calculator = v.calculator;
         let body = match (kind.as_str(), v.attachment, v.plan, v.article) {
             ("image", Some(a), _, _) => {
                 let (att, _) = repo::attachment::find_scoped(db, scope, &a.id).await?.ok_or(AppError::NotFound)?;
@@ -186,6 +188,10 @@ async fn load(
             (_, Some(a), _, _) => Body::File { name: a.name },
             (_, _, Some(plan), _) => Body::Plan(plan),
             (_, _, _, Some(article)) => Body::Article(article),
+            ("calculator", ..) => match calculator {
+                Some(c) => Body::Calculator(c),
+                None => Body::Text(v.text),
+            },
             ("handover", ..) => Body::Handover(v.text),
             _ => Body::Text(v.text),
         };
@@ -230,6 +236,28 @@ fn kind_label(kind: &str) -> &'static str {
         Ok(ConsultationKind::FollowUp) => "复诊 Follow-up of an existing diagnosis",
         Ok(ConsultationKind::HealthConsultation) => "健康咨询 Health consultation (advice only)",
         Err(_) => "—",
+    }
+}
+
+/// Bilingual names for calculator cards (A6); the card itself stores codes and values.
+fn calc_label(key: &str) -> &str {
+    match key {
+        "bmi" => "体重指数 BMI",
+        "egfr" => "估算肾小球滤过率 eGFR",
+        "blood_pressure" => "血压分级 Blood-pressure grade",
+        "due_date" => "预产期 Due date",
+        "height" => "身高 Height",
+        "weight" => "体重 Weight",
+        "creatinine" => "血肌酐 Serum creatinine",
+        "age" => "年龄 Age",
+        "sex" => "性别 Sex",
+        "female" => "女 female",
+        "male" => "男 male",
+        "systolic" => "收缩压 Systolic",
+        "diastolic" => "舒张压 Diastolic",
+        "last_period" => "末次月经 Last period",
+        "gestational_age" => "今日孕周 Gestational age",
+        other => other,
     }
 }
 
@@ -339,6 +367,23 @@ fn draw_entry(l: &mut Layout, e: &Entry) {
             l.text(x, w, &format!("健康宣教 Education article: {} / {}", a.title_zh, a.title_en), 10.0, BLACK);
         }
         Body::File { name } => l.text(x, w, &format!("附件 Attachment (PDF): {name}"), 10.0, BLACK),
+        Body::Calculator(c) => {
+            l.text(x, w, &format!("计算结果 Calculator: {}", calc_label(&c.calculator)), 10.0, BLACK);
+            let rows: Vec<Vec<String>> = c
+                .inputs
+                .iter()
+                .map(|f| {
+                    let value = if f.key == "sex" { calc_label(&f.value).to_owned() } else { f.value.clone() };
+                    vec![calc_label(&f.key).to_owned(), value]
+                })
+                .chain(std::iter::once(vec![
+                    "结果 Result".to_owned(),
+                    format!("{} {} — {} / {}", c.value, c.unit, c.band_zh, c.band_en),
+                ]))
+                .collect();
+            l.table(x, &[w * 0.35, w * 0.65], &["项目 Item", "数值 Value"], &rows);
+            l.text(x, w, &format!("依据 Basis: {}", c.basis), 8.0, GREY);
+        }
         Body::Plan(plan) => {
             l.text(x, w, "用药计划 Medication plan", 10.0, BLACK);
             let rows: Vec<Vec<String>> = plan
