@@ -32,6 +32,27 @@ pub async fn index(
     Ok(())
 }
 
+/// Stores hashed tokens of many texts at once: `(consultation_id, source_id, token)` rows, as
+/// [`index`] writes them one text at a time (bulk loads such as `yiqiao bench`).
+pub async fn index_batch(db: &impl ConnectionTrait, rows: &[(String, String, String)]) -> Result<(), StoreError> {
+    // 3 columns × 5,000 rows stays under both engines' bind-parameter limits.
+    for chunk in rows.chunks(5_000) {
+        let mut q = Query::insert();
+        q.into_table(Alias::new("search_tokens")).columns([
+            Alias::new("token"),
+            Alias::new("consultation_id"),
+            Alias::new("source_id"),
+        ]);
+        for (consultation_id, source_id, token) in chunk {
+            q.values([token.clone().into(), consultation_id.clone().into(), source_id.clone().into()])
+                .map_err(|_| StoreError::Corrupt)?;
+        }
+        q.on_conflict(OnConflict::new().do_nothing().to_owned());
+        db.execute(&q).await?;
+    }
+    Ok(())
+}
+
 /// What to look for.
 #[derive(Debug, Clone, Default)]
 pub struct SearchQuery {
