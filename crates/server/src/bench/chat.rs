@@ -258,13 +258,16 @@ async fn sender(
     epoch: Instant,
     deadline: Instant,
     interval: Option<Duration>,
+    offset: Duration,
     phase: char,
 ) -> SenderStats {
     let (patient_tokens, doctor_tokens) = &*setup;
     let mut st = SenderStats::default();
     let mut conn: Option<Conn> = None;
     let mut counters = vec![0_u64; mine.len()];
-    let mut next_at = tokio::time::Instant::now();
+    // Senders start staggered over one interval, so a paced run offers a steady stream rather
+    // than bursts of one request per sender at the same instant.
+    let mut next_at = tokio::time::Instant::now() + offset;
     let mut turn = 0_usize;
     while Instant::now() < deadline && !mine.is_empty() {
         if let Some(every) = interval {
@@ -358,6 +361,9 @@ pub(super) async fn phase(
     let mut tasks = JoinSet::new();
     for s in 0..senders {
         let mine: Vec<usize> = (s..setup.consults.len()).step_by(senders).collect();
+        let offset = interval.map_or(Duration::ZERO, |i| {
+            i.mul_f64(super::to_f64(super::len_u64_n(s)) / super::to_f64(super::len_u64_n(senders)))
+        });
         tasks.spawn(sender(
             addr,
             Arc::clone(&tokens),
@@ -366,6 +372,7 @@ pub(super) async fn phase(
             epoch,
             deadline,
             interval,
+            offset,
             phase_tag,
         ));
     }
