@@ -81,6 +81,7 @@ class Receiver:
         self.epoch = epoch
         self.received = []  # (txn id, latency µs)
         self.since = None
+        self.prefix = "b"
 
     async def initial(self, http, base):
         h = {"Authorization": f"Bearer {self.token}"}
@@ -102,13 +103,15 @@ class Receiver:
                     if ev.get("sender") == self.user_id or not body.startswith("bench|"):
                         continue
                     _, txn, sent = body.split("|")[:3]
-                    self.received.append((txn, now - int(sent)))
+                    if txn.startswith(self.prefix):
+                        self.received.append((txn, now - int(sent)))
 
 
-async def sender(http, base, rooms, mine, epoch, deadline, interval, acked, errors, ack_lat):
+async def sender(http, base, rooms, mine, epoch, deadline, interval, offset, prefix, acked, errors, ack_lat):
     counters = {i: 0 for i in mine}
     turn = 0
-    next_at = time.monotonic()
+    # Staggered start: a paced run offers a steady stream, not bursts of one request per sender.
+    next_at = time.monotonic() + offset
     while time.monotonic() < deadline and mine:
         if interval:
             delay = next_at - time.monotonic()
@@ -122,7 +125,7 @@ async def sender(http, base, rooms, mine, epoch, deadline, interval, acked, erro
         counters[ri] += 1
         user = patient if n % 2 == 0 else doctor
         sent = time.monotonic_ns() // 1000 - epoch
-        txn = f"b{ri}-{n}-{uuid.uuid4().hex[:8]}"
+        txn = f"{prefix}{ri}-{n}-{uuid.uuid4().hex[:8]}"
         body = {"msgtype": "m.text", "body": f"bench|{txn}|{sent}|第{n}条基准消息：今天血压平稳，继续按时服药，有头晕请告诉我。"}
         url = f"{base}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}"
         try:
@@ -139,6 +142,9 @@ async def sender(http, base, rooms, mine, epoch, deadline, interval, acked, erro
 
 async def phase(http, base, users, rooms, args, name, rate, epoch):
     receivers = [Receiver(u, epoch) for u in users]
+    prefix = f"b{name}"
+    for r in receivers:
+        r.prefix = prefix
     await bounded(16, [r.initial(http, base) for r in receivers])
     stop = asyncio.Event()
     loops = [asyncio.create_task(r.run(http, base, stop)) for r in receivers]
@@ -150,7 +156,10 @@ async def phase(http, base, users, rooms, args, name, rate, epoch):
     deadline = start + args.duration
     await asyncio.gather(
         *(
-            sender(http, base, rooms, list(range(s, len(rooms), senders)), epoch, deadline, interval, acked, errors, ack_lat)
+            sender(
+                http, base, rooms, list(range(s, len(rooms), senders)), epoch, deadline, interval,
+                (interval or 0) * s / senders, prefix, acked, errors, ack_lat,
+            )
             for s in range(senders)
         )
     )
