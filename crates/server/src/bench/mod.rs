@@ -7,6 +7,9 @@
 //! [`TcpStream`] (no extra dependencies); it shares the process, the runtime and the CPUs with the
 //! server, so the CPU and memory figures cover both. Method and results: `docs/BENCHMARKS.md`.
 
+mod chat;
+mod fixture;
+mod search;
 mod wire;
 
 use std::{
@@ -27,6 +30,12 @@ use tokio::{
 };
 
 const DEFAULT_SECS: u64 = 10;
+/// The chat scenario's open consultations (S2 asks for 1,000).
+const DEFAULT_CONSULTATIONS: usize = 1_000;
+const SMOKE_CONSULTATIONS: usize = 10;
+/// Messages seeded for the search scenario (S5's documented run is 1M; 10M is the goal's scale).
+const DEFAULT_MESSAGES: usize = 1_000_000;
+const SMOKE_MESSAGES: usize = 2_000;
 const DEFAULT_CLIENTS: usize = 32;
 const SMOKE_SECS: u64 = 2;
 const SMOKE_CLIENTS: usize = 4;
@@ -64,12 +73,39 @@ pub struct BenchArgs {
     /// Default: a fresh SQLite file in a temporary directory, removed afterwards.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+    /// Which scenarios to run [default: http, or all with --smoke].
+    #[arg(long, value_enum)]
+    pub scenario: Option<ScenarioSet>,
+    /// Chat: open consultations [default: 1000, or 10 with --smoke].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub consultations: Option<u32>,
+    /// Chat: offered load in messages/s. Default: a run as fast as answers come, then one at
+    /// half that rate (the S2 latency goal is stated at half load).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Search: messages to seed [default: 1000000, or 2000 with --smoke].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
+    pub messages: Option<u64>,
+}
+
+/// Groups of scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScenarioSet {
+    /// healthz, institutions, me, login.
+    Http,
+    /// S2: messages over HTTP, delivered on the other party's WebSocket.
+    Chat,
+    /// S5: `GET /api/v1/search` over seeded messages.
+    Search,
+    /// All of the above.
+    All,
 }
 
 /// Runs every scenario, prints the table, and fails when a scenario had no successful request,
 /// more than 1 % errors, or (with `--smoke`) any error at all.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let BenchArgs { smoke, duration_secs, clients, database } = args;
+    let BenchArgs { smoke, duration_secs, clients, database, scenario, consultations, rate, messages } = args;
+    let set = scenario.unwrap_or(if smoke { ScenarioSet::All } else { ScenarioSet::Http });
     let duration = Duration::from_secs(duration_secs.unwrap_or(if smoke { SMOKE_SECS } else { DEFAULT_SECS }));
     let clients = clients.map_or(if smoke { SMOKE_CLIENTS } else { DEFAULT_CLIENTS }, usize::from);
     // Declared before the server so the directory outlives the database pool.
@@ -88,11 +124,218 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         duration.as_secs(),
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
     );
-    let outcome = drive(&server, duration, clients).await;
+    let dir = seed(&server.app).await;
+    let outcome = match dir {
+        Ok(dir) => {
+            let sizes = Sizes {
+                consultations: consultations
+                    .map_or(if smoke { SMOKE_CONSULTATIONS } else { DEFAULT_CONSULTATIONS }, |n| {
+                        usize::try_from(n).unwrap_or(usize::MAX)
+                    }),
+                messages: messages.map_or(if smoke { SMOKE_MESSAGES } else { DEFAULT_MESSAGES }, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+                rate,
+            };
+            drive_all(&server, &dir, set, duration, clients, &sizes).await
+        }
+        Err(e) => Err(e),
+    };
     server.stop().await;
-    let reports = outcome?;
-    print_table(&reports);
-    verdict(&reports, smoke)
+    let (reports, chats, problems) = outcome?;
+    if !reports.is_empty() {
+        print_table(&reports);
+    }
+    if !chats.is_empty() {
+        print_chat_table(&chats);
+    }
+    let mut failures: Vec<String> = problems;
+    if let Err(e) = verdict(&reports, smoke) {
+        failures.push(format!("{e:#}"));
+    }
+    failures.extend(chat_verdict(&chats, smoke));
+    if failures.is_empty() { Ok(()) } else { bail!("{}", failures.join("; ")) }
+}
+
+/// Sizes of the chat and search scenarios.
+struct Sizes {
+    consultations: usize,
+    messages: usize,
+    rate: Option<f64>,
+}
+
+type Outcome = (Vec<Report>, Vec<chat::ChatReport>, Vec<String>);
+
+async fn drive_all(
+    server: &Server,
+    dir: &Directory,
+    set: ScenarioSet,
+    duration: Duration,
+    clients: usize,
+    sizes: &Sizes,
+) -> anyhow::Result<Outcome> {
+    let mut reports = Vec::new();
+    let mut chats = Vec::new();
+    let mut problems = Vec::new();
+    if matches!(set, ScenarioSet::Http | ScenarioSet::All) {
+        reports.extend(drive(server, duration, clients).await?);
+    }
+    if matches!(set, ScenarioSet::Chat | ScenarioSet::All) {
+        let (c, p) = drive_chat(server, dir, duration, clients, sizes).await?;
+        chats.extend(c);
+        problems.extend(p);
+    }
+    if matches!(set, ScenarioSet::Search | ScenarioSet::All) {
+        eprintln!("  search: seeding {} messages…", sizes.messages);
+        let seeded = search::seed(&server.app, dir, sizes.messages).await?;
+        let secs = seeded.elapsed.as_secs_f64();
+        println!(
+            "search seed: {} messages in {} consultations, {} index tokens, {secs:.1} s ({:.0} messages/s)",
+            seeded.messages,
+            seeded.consultations,
+            seeded.tokens,
+            to_f64(len_u64_n(seeded.messages)) / secs.max(1e-9),
+        );
+        if let Some(bytes) = database_bytes(&server.url) {
+            println!("database size after seeding: {:.0} MiB", to_f64(bytes) / 1024.0 / 1024.0);
+        }
+        reports.extend(search::run(server.addr, &seeded, clients, duration).await?);
+    }
+    Ok((reports, chats, problems))
+}
+
+/// The chat phases: as fast as answers come, then at half that rate (or once at `--rate`);
+/// afterwards every consultation is read back through the API.
+async fn drive_chat(
+    server: &Server,
+    dir: &Directory,
+    duration: Duration,
+    clients: usize,
+    sizes: &Sizes,
+) -> anyhow::Result<(Vec<chat::ChatReport>, Vec<String>)> {
+    eprintln!("  chat: starting {} consultations…", sizes.consultations);
+    let t = Instant::now();
+    let mut setup = chat::setup(&server.app, dir, sizes.consultations).await?;
+    eprintln!("  chat: set up in {:.1} s", t.elapsed().as_secs_f64());
+    let mut opts = chat::ChatOpts { consultations: sizes.consultations, senders: clients, duration, rate: sizes.rate };
+    let mut out = Vec::new();
+    let first = if opts.rate.is_some() { "chat-rate" } else { "chat-max" };
+    eprintln!("  {first:<13} {} s, {clients} senders…", duration.as_secs());
+    out.push(chat::phase(server.addr, &mut setup, first, &opts).await?);
+    if sizes.rate.is_none() && out[0].delivered_rate() > 0.0 {
+        opts.rate = Some(out[0].delivered_rate() / 2.0);
+        eprintln!("  chat-half     {} s at {:.0} msgs/s…", duration.as_secs(), out[0].delivered_rate() / 2.0);
+        out.push(chat::phase(server.addr, &mut setup, "chat-half", &opts).await?);
+    }
+    let _ = opts.consultations;
+    let problems = chat::verify_stored(server.addr, &setup).await?;
+    let mut failures = Vec::new();
+    println!("chat durability: {problems} problems reading every consultation back through the API");
+    if problems > 0 {
+        failures
+            .push(format!("chat: {problems} acknowledged messages missing, duplicated or out of sequence in storage"));
+    }
+    Ok((out, failures))
+}
+
+fn print_chat_table(reports: &[chat::ChatReport]) {
+    println!();
+    println!(
+        "{:<10} {:>6} {:>7} {:>7} {:>9} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9}",
+        "chat",
+        "consult",
+        "sockets",
+        "senders",
+        "offered/s",
+        "acked",
+        "deliv msg/s",
+        "p50 ms",
+        "p99 ms",
+        "p999 ms",
+        "max ms",
+        "ack p50",
+        "ack p99",
+        "CPU-s/1k",
+        "peak MiB",
+    );
+    for r in reports {
+        let cpu = r.cpu_ticks.filter(|_| r.acked > 0).map_or_else(
+            || "n/a".to_owned(),
+            |t| format!("{:.3}", to_f64(t) / CLOCK_TICKS_PER_SEC * 1000.0 / to_f64(r.acked)),
+        );
+        let rss = r.peak_rss_kib.map_or_else(|| "n/a".to_owned(), |k| format!("{:.1}", to_f64(k) / 1024.0));
+        println!(
+            "{:<10} {:>6} {:>7} {:>7} {:>9} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>10} {:>9}",
+            r.name,
+            r.consultations,
+            r.sockets,
+            r.senders,
+            r.offered.map_or_else(|| "max".to_owned(), |o| format!("{o:.0}")),
+            r.acked,
+            r.delivered_rate(),
+            ms(percentile_permille(&r.latencies, 500)),
+            ms(percentile_permille(&r.latencies, 990)),
+            ms(percentile_permille(&r.latencies, 999)),
+            ms(r.latencies.last().copied().unwrap_or(0)),
+            ms(percentile_permille(&r.ack_latencies, 500)),
+            ms(percentile_permille(&r.ack_latencies, 990)),
+            cpu,
+            rss,
+        );
+        println!(
+            "           lost {}, duplicated {}, resync {}, unexpected frames {}, errors {}{}",
+            r.lost,
+            r.duplicated,
+            r.resyncs,
+            r.unexpected,
+            r.errors(),
+            r.last_error.as_deref().map(|e| format!(" (last: {e})")).unwrap_or_default(),
+        );
+        for (status, n) in &r.statuses {
+            println!("           HTTP {status} ×{n}");
+        }
+    }
+    println!(
+        "latency = POST written → message event read on the other party's WebSocket; deliv msg/s = \
+         messages delivered to the other party ÷ wall time (send phase + drain); CPU and RSS are the \
+         whole process (server, senders and sockets)."
+    );
+}
+
+fn chat_verdict(reports: &[chat::ChatReport], smoke: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    for r in reports {
+        if r.acked == 0 {
+            problems.push(format!("{}: no message acknowledged", r.name));
+        }
+        if r.lost > 0 || r.duplicated > 0 || r.resyncs > 0 || r.unexpected > 0 {
+            problems.push(format!(
+                "{}: {} lost, {} duplicated, {} resyncs, {} unexpected frames",
+                r.name, r.lost, r.duplicated, r.resyncs, r.unexpected
+            ));
+        }
+        let errors = r.errors();
+        if (smoke && errors > 0) || errors * 100 > r.acked + errors {
+            problems.push(format!("{}: {errors} failed sends", r.name));
+        }
+    }
+    problems
+}
+
+/// The size of a SQLite database file and its WAL (None for other URLs).
+fn database_bytes(url: &str) -> Option<u64> {
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    let main = std::fs::metadata(path).ok()?.len();
+    let wal = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
+    Some(main + wal)
+}
+
+fn len_u64<T>(v: &[T]) -> u64 {
+    len_u64_n(v.len())
+}
+
+fn len_u64_n(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,6 +344,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// The in-process server and the handle to stop it.
 struct Server {
     addr: SocketAddr,
+    url: String,
     app: app::App,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -136,7 +380,7 @@ impl Server {
                 })
                 .await
         });
-        Ok(Self { addr, app, shutdown, task, _blob_dir: blob_dir })
+        Ok(Self { addr, url: url.to_owned(), app, shutdown, task, _blob_dir: blob_dir })
     }
 
     /// Graceful shutdown (bounded), then closes the database pool.
@@ -224,9 +468,16 @@ const DIRECTORY: [SeedInstitution; 3] = [
     },
 ];
 
+/// The institution and department the chat and search doctors work in.
+#[derive(Debug, Clone)]
+struct Directory {
+    institution_id: String,
+    department_id: String,
+}
+
 /// Registers the benchmark patient and a small institution directory (so that
 /// `GET /api/v1/institutions` returns a realistic body rather than an empty list).
-async fn seed(app: &app::App) -> anyhow::Result<()> {
+async fn seed(app: &app::App) -> anyhow::Result<Directory> {
     let patient = app::account::RegisterPatient {
         login: BENCH_LOGIN.into(),
         password: BENCH_PASSWORD.into(),
@@ -244,6 +495,7 @@ async fn seed(app: &app::App) -> anyhow::Result<()> {
 
     let now = chrono::Utc::now();
     let txn = app.store.begin_write().await?;
+    let mut first: Option<Directory> = None;
     for inst in DIRECTORY {
         let id = domain::InstitutionId::new().to_string();
         store::repo::institution::insert(
@@ -262,10 +514,14 @@ async fn seed(app: &app::App) -> anyhow::Result<()> {
         )
         .await?;
         for (code, zh, en) in inst.departments {
+            let dept = domain::DepartmentId::new().to_string();
+            if first.is_none() {
+                first = Some(Directory { institution_id: id.clone(), department_id: dept.clone() });
+            }
             store::repo::institution::insert_department(
                 &txn,
                 store::entity::department::Model {
-                    id: domain::DepartmentId::new().to_string(),
+                    id: dept,
                     institution_id: id.clone(),
                     code: (*code).into(),
                     name_zh: (*zh).into(),
@@ -277,7 +533,7 @@ async fn seed(app: &app::App) -> anyhow::Result<()> {
         }
     }
     txn.commit().await?;
-    Ok(())
+    first.context("the benchmark directory has no department")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,7 +580,6 @@ async fn login_token(addr: SocketAddr) -> anyhow::Result<String> {
 }
 
 async fn drive(server: &Server, duration: Duration, clients: usize) -> anyhow::Result<Vec<Report>> {
-    seed(&server.app).await?;
     let addr = server.addr;
     let token = login_token(addr).await?;
     // Cheapest first, login last: glibc keeps the Argon2 buffers (19 MiB each) after the logins,
@@ -531,6 +786,16 @@ fn percentile(sorted: &[u64], pct: usize) -> u64 {
     sorted[rank.min(n) - 1]
 }
 
+/// Nearest-rank percentile in thousandths (999 = p99.9) of an ascending slice (0 when empty).
+fn percentile_permille(sorted: &[u64], permille: usize) -> u64 {
+    let n = sorted.len();
+    if n == 0 {
+        return 0;
+    }
+    let rank = (permille.min(1000) * n).div_ceil(1000).max(1);
+    sorted[rank.min(n) - 1]
+}
+
 fn ms(micros: u64) -> f64 {
     to_f64(micros) / 1000.0
 }
@@ -538,14 +803,14 @@ fn ms(micros: u64) -> f64 {
 fn print_table(reports: &[Report]) {
     println!();
     println!(
-        "{:<13} {:>7} {:>9} {:>6} {:>9} {:>8} {:>8} {:>8} {:>10} {:>12}",
+        "{:<16} {:>7} {:>9} {:>6} {:>9} {:>8} {:>8} {:>8} {:>10} {:>12}",
         "scenario", "clients", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "CPU-s/1k", "peak RSS MiB"
     );
     for r in reports {
         let cpu = r.cpu_per_1000().map_or_else(|| "n/a".to_owned(), |c| format!("{c:.3}"));
         let rss = r.peak_rss_kib.map_or_else(|| "n/a".to_owned(), |k| format!("{:.1}", to_f64(k) / 1024.0));
         println!(
-            "{:<13} {:>7} {:>9} {:>6} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>10} {:>12}",
+            "{:<16} {:>7} {:>9} {:>6} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>10} {:>12}",
             r.name,
             r.clients,
             r.requests(),

@@ -101,6 +101,18 @@ pub async fn insert_message(db: &impl ConnectionTrait, row: m::Model) -> Result<
     Ok(())
 }
 
+/// Inserts many messages in one statement per chunk (bulk loads such as `yiqiao bench`; the send
+/// path inserts one at a time through [`insert_message`]).
+pub async fn insert_messages(db: &impl ConnectionTrait, rows: Vec<m::Model>) -> Result<(), StoreError> {
+    // 9 columns × 1,000 rows stays under both engines' bind-parameter limits.
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<m::ActiveModel> = rows.by_ref().take(1_000).map(Into::into).collect();
+        m::Entity::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
 /// The message a sender already sent with this client id (idempotent resend).
 pub async fn find_by_client_id(
     db: &impl ConnectionTrait,

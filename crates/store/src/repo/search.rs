@@ -32,6 +32,27 @@ pub async fn index(
     Ok(())
 }
 
+/// Stores hashed tokens of many texts at once: `(consultation_id, source_id, token)` rows, as
+/// [`index`] writes them one text at a time (bulk loads such as `yiqiao bench`).
+pub async fn index_batch(db: &impl ConnectionTrait, rows: &[(String, String, String)]) -> Result<(), StoreError> {
+    // 3 columns × 5,000 rows stays under both engines' bind-parameter limits.
+    for chunk in rows.chunks(5_000) {
+        let mut q = Query::insert();
+        q.into_table(Alias::new("search_tokens")).columns([
+            Alias::new("token"),
+            Alias::new("consultation_id"),
+            Alias::new("source_id"),
+        ]);
+        for (consultation_id, source_id, token) in chunk {
+            q.values([token.clone().into(), consultation_id.clone().into(), source_id.clone().into()])
+                .map_err(|_| StoreError::Corrupt)?;
+        }
+        q.on_conflict(OnConflict::new().do_nothing().to_owned());
+        db.execute(&q).await?;
+    }
+    Ok(())
+}
+
 /// What to look for.
 #[derive(Debug, Clone, Default)]
 pub struct SearchQuery {
@@ -55,13 +76,20 @@ pub async fn search(
         visible = visible.add(c::Column::PatientId.is_in(scope.patient_ids.clone()));
     }
     let mut find = c::Entity::find().filter(visible);
+    // A correlated EXISTS per token probes the (token, consultation_id, …) primary key once per
+    // visible consultation. `id IN (SELECT consultation_id … WHERE token = ?)` materialised every
+    // row of the token first: for a common word over 1M messages, 250k rows per request.
     for t in &q.tokens {
         let sub = Query::select()
-            .column(Alias::new("consultation_id"))
-            .from(Alias::new("search_tokens"))
-            .and_where(Expr::col(Alias::new("token")).eq(t.clone()))
+            .expr(Expr::val(1))
+            .from_as(Alias::new("search_tokens"), Alias::new("st"))
+            .and_where(Expr::col((Alias::new("st"), Alias::new("token"))).eq(t.clone()))
+            .and_where(
+                Expr::col((Alias::new("st"), Alias::new("consultation_id")))
+                    .equals((Alias::new("consultations"), Alias::new("id"))),
+            )
             .to_owned();
-        find = find.filter(c::Column::Id.in_subquery(sub));
+        find = find.filter(Expr::exists(sub));
     }
     if let Some(icd) = q.icd.as_deref().filter(|s| !s.is_empty()) {
         let sub = Query::select()
