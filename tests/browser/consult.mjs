@@ -133,6 +133,19 @@ test('patient and doctor hold a consultation live, end to end', { timeout: 120_0
   await shot(p, 'patient-health-record-360');
   await p.goto(chatAgain);
 
+  // A6: a calculator result: the doctor enters a blood pressure; the server grades it; the card
+  // arrives live on the patient's phone.
+  await d.click('#calc-box summary');
+  await d.selectOption('#calc-choice', 'blood_pressure');
+  assert.equal(await d.isVisible('#calc-box fieldset[data-calc="bmi"]'), false, 'only the chosen calculator shows');
+  await d.fill('input[name=systolic]', '168');
+  await d.fill('input[name=diastolic]', '102');
+  await Promise.all([d.waitForLoadState('load'), d.click('#calc-box button')]);
+  await p.waitForSelector('.card-calc', { timeout: 10_000 });
+  assert.match(await p.textContent('.card-calc'), /168\/102.*2级高血压/s);
+  await p.locator('.card-calc').scrollIntoViewIfNeeded();
+  await shot(p, 'patient-calculator-360');
+
   // Close with a diagnosis; the patient's page follows and the patient rates.
   await d.click('details.close-box summary');
   await d.fill('textarea[name=summary]', '胸痛伴出汗，疑似急性冠脉综合征，已建议立即急诊。');
@@ -146,6 +159,15 @@ test('patient and doctor hold a consultation live, end to end', { timeout: 120_0
   assert.match(await p.textContent('#closing'), /5\/5/);
   assert.match(await p.textContent('#closing'), /I20\.0/);
   await shot(p, 'patient-closed-360');
+
+  // C2: the patient finds the consultation again by a word from the conversation.
+  const closedUrl = p.url();
+  await p.goto(`${server.base}/search`);
+  await p.fill('#search input[name=q]', '阿司匹林');
+  await Promise.all([p.waitForLoadState('load'), p.click('#search button.primary')]);
+  assert.equal(await p.locator('#results .queue-item').count(), 1, 'the keyword finds this consultation');
+  await shot(p, 'patient-search-360');
+  await p.goto(closedUrl);
 
   // C3: the patient exports the record; the password is asked first (step-up), then it downloads.
   await Promise.all([p.waitForURL(/\/step-up/), p.click('#export-fhir')]);

@@ -92,6 +92,7 @@ pub static ICD10_COMMON: &[Icd10Entry] = &[
     e("H81.1", "良性阵发性眩晕", "Benign paroxysmal vertigo"),
     e("I10", "原发性高血压", "Essential (primary) hypertension"),
     e("I11.9", "高血压性心脏病不伴有心力衰竭", "Hypertensive heart disease without (congestive) heart failure"),
+    e("I20.0", "不稳定型心绞痛", "Unstable angina"),
     e("I20.9", "心绞痛", "Angina pectoris, unspecified"),
     e("I21.9", "急性心肌梗死", "Acute myocardial infarction, unspecified"),
     e("I25.1", "动脉粥样硬化性心脏病", "Atherosclerotic heart disease"),

@@ -22,7 +22,7 @@ use sea_orm::ConnectionTrait;
 use store::{entity::consultation as c, repo};
 
 use self::layout::{ACCENT, BLACK, CONTENT_W, GREY, Layout, MARGIN, Op};
-use super::{correction::CorrectionView, message::ArticleRef, open_text, scope_for};
+use super::{correction::CorrectionView, message::ArticleRef, open_text, scope_for, view::name_of};
 use crate::{App, AppError, Principal, RequestCtx, audit::Subject, china_time};
 
 /// A finished export.
@@ -142,11 +142,6 @@ async fn finish(app: &App, mut records: Vec<Record>, filename: String) -> Result
         .await
         .map_err(|_| AppError::Internal("join"))??;
     Ok(PdfExport { filename, bytes })
-}
-
-async fn name_of(app: &App, db: &impl ConnectionTrait, user_id: &str) -> Result<String, AppError> {
-    let u = repo::user::get(db, user_id).await?;
-    app.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)
 }
 
 async fn load(

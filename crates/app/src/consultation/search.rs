@@ -50,8 +50,10 @@ pub async fn search(
     let keys = app.keys.current();
     let tokens: Vec<String> =
         domain::search::tokens(&input.q, 20).iter().map(|t| keys.blind_index("search", t)).collect();
-    let txn = app.store.begin_write().await?;
-    let scope = scope_for(&txn, who).await?;
+    // The search reads on the read pool, so searches run in parallel and never hold the single
+    // writer; the audit event is committed before any result is returned (S3: no view unrecorded).
+    let db = &app.store.db;
+    let scope = scope_for(db, who).await?;
     let query = SearchQuery {
         tokens,
         from: input.from.and_then(cst_midnight),
@@ -60,14 +62,15 @@ pub async fn search(
         limit: 50,
     };
     let mut out = Vec::new();
-    for row in repo::search::search(&txn, &scope, &query).await? {
+    for row in repo::search::search(db, &scope, &query).await? {
         let complaint = open_text(app, "complaint_enc", &row.id, Some(&row.complaint_enc))?.unwrap_or_default();
         out.push(SearchHit {
             complaint_preview: complaint.chars().take(80).collect(),
-            diagnoses: repo::consultation::diagnoses(&txn, &row.id).await?,
-            s: ConsultationSummary::build(app, &txn, &row, &who.user_id).await?,
+            diagnoses: repo::consultation::diagnoses(db, &row.id).await?,
+            s: ConsultationSummary::build(app, db, &row, &who.user_id).await?,
         });
     }
+    let txn = app.store.begin_write().await?;
     let outcome = format!("hits={}", out.len());
     app.record(
         &txn,
