@@ -22,6 +22,8 @@ const BATCH: usize = 500;
 pub mod kind {
     /// A consultation's first-response clock ran out: escalate unless a doctor has answered (A2).
     pub const FIRST_RESPONSE: &str = "consultation.first_response";
+    /// A call nobody answered becomes `missed` (A1).
+    pub const CALL_RING_TIMEOUT: &str = "call.ring_timeout";
 }
 
 /// Schedules `kind` at `due` inside the caller's transaction, so the job exists exactly when the
@@ -135,6 +137,7 @@ async fn dispatch(app: &App, txn: &DatabaseTransaction, job: &j::Model) -> Resul
     let arg = |name: &str| payload[name].as_str().map(str::to_owned).ok_or(AppError::Internal("job argument"));
     match job.kind.as_str() {
         kind::FIRST_RESPONSE => crate::consultation::escalate_if_unanswered(app, txn, &arg("consultation")?).await,
+        kind::CALL_RING_TIMEOUT => crate::call::ring_timeout(app, txn, &arg("call")?).await,
         _ => Err(AppError::Internal("unknown job kind")),
     }
 }

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod audit;
 pub mod bus;
+pub mod call;
 pub mod clock;
 pub mod consultation;
 pub mod demo;
@@ -47,6 +48,8 @@ pub struct AppConfig {
     pub lockout_secs: i64,
     /// Demo mode accepts the published demo TOTP secret; refused otherwise.
     pub demo: bool,
+    /// STUN/TURN servers handed to call participants (F3).
+    pub ice: call::IceConfig,
 }
 
 impl Default for AppConfig {
@@ -58,6 +61,7 @@ impl Default for AppConfig {
             lockout_threshold: 5,
             lockout_secs: 15 * 60,
             demo: false,
+            ice: call::IceConfig::default(),
         }
     }
 }

@@ -44,6 +44,16 @@ pub fn sm3_hex(data: &[u8]) -> String {
     hex::encode(Sm3::digest(data))
 }
 
+/// HMAC-SHA1, for the TURN REST credential that coturn's `use-auth-secret` mode checks (F3). SHA-1
+/// is what that protocol defines; nothing stored by Yiqiao depends on it.
+pub fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
+    let Ok(mut mac) = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key) else {
+        unreachable!("HMAC accepts keys of any length");
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
 /// Big-endian u64 length prefix used by all length-prefixed encodings here.
 pub(crate) fn len_prefix(part: &[u8]) -> [u8; 8] {
     (part.len() as u64).to_be_bytes()
@@ -68,6 +78,12 @@ where
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_sha1_matches_rfc_2202() {
+        // RFC 2202 test case 1.
+        assert_eq!(hex::encode(hmac_sha1(&[0x0b; 20], b"Hi There")), "b617318655057264e28bc0b6fb378c8ef146be00");
+    }
 
     #[test]
     fn chain_links_depend_on_every_input() {

@@ -18,7 +18,7 @@ pub mod error;
 pub mod keyring;
 
 pub use blind::BlindAlg;
-pub use chain::{GENESIS, chain_hash, hmac_sha256, hmac_sm3, sm3_hex};
+pub use chain::{GENESIS, chain_hash, hmac_sha1, hmac_sha256, hmac_sm3, sm3_hex};
 pub use cipher::{Aad, CipherKind, key_id_of, key_id_of_str};
 pub use error::CryptoError;
 pub use keyring::{KeyInfo, KeyRing};

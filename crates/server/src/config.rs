@@ -15,6 +15,24 @@ pub struct Config {
     pub session: SessionConfig,
     pub bus: BusConfig,
     pub blob: BlobConfig,
+    pub calls: CallsConfig,
+}
+
+/// ICE servers for calls (F3). TURN credentials are minted per user from `turn_secret` in coturn's
+/// `use-auth-secret` format (docs/OPERATIONS.md shows the coturn side).
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CallsConfig {
+    pub stun_urls: Vec<String>,
+    pub turn_urls: Vec<String>,
+    pub turn_secret: String,
+    pub turn_ttl_secs: i64,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        Self { stun_urls: Vec::new(), turn_urls: Vec::new(), turn_secret: String::new(), turn_ttl_secs: 3600 }
+    }
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -102,6 +120,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             bus: BusConfig::default(),
             blob: BlobConfig::default(),
+            calls: CallsConfig::default(),
         }
     }
 }
@@ -172,6 +191,12 @@ impl Config {
             session_absolute_secs: self.session.absolute_secs,
             step_up_secs: self.session.step_up_secs,
             demo,
+            ice: app::call::IceConfig {
+                stun_urls: self.calls.stun_urls.clone(),
+                turn_urls: self.calls.turn_urls.clone(),
+                turn_secret: self.calls.turn_secret.clone(),
+                turn_ttl_secs: self.calls.turn_ttl_secs,
+            },
             ..app::AppConfig::default()
         }
     }
@@ -181,6 +206,9 @@ impl Config {
         let mut shown = self.clone();
         shown.database.url = redact_url(&self.database_url());
         shown.bus.nats = redact_url(&self.bus.nats);
+        if !shown.calls.turn_secret.is_empty() {
+            shown.calls.turn_secret = "***".into();
+        }
         if !shown.blob.secret_access_key.is_empty() {
             shown.blob.secret_access_key = "***".into();
         }

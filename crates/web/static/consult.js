@@ -85,11 +85,20 @@ if (chat) {
     lastSeq = Math.max(lastSeq, m.seq);
     const li = document.createElement('li');
     li.dataset.seq = m.seq;
-    if (m.kind === 'handover') {
-      li.className = 'msg system';
+    if (m.kind === 'handover' || m.call) {
+      li.className = m.call ? 'msg system call-entry' : 'msg system';
       const note = document.createElement('div');
       note.className = 'bubble';
-      note.textContent = `${m.sender_name} ${m.text}`;
+      if (m.call) {
+        // A1: the call in the timeline, e.g. "🎥 视频通话 · 03:25".
+        const kind = i18n[m.call.kind === 'video' ? 'callVideo' : 'callVoice'];
+        const outcome = m.call.state === 'ended'
+          ? `${String(Math.floor(m.call.duration_secs / 60)).padStart(2, '0')}:${String(m.call.duration_secs % 60).padStart(2, '0')}`
+          : i18n[`call${m.call.state[0].toUpperCase()}${m.call.state.slice(1)}`] ?? m.call.state;
+        note.textContent = `${m.call.kind === 'video' ? '🎥' : '📞'} ${kind} · ${outcome} · ${m.sender_name}`;
+      } else {
+        note.textContent = `${m.sender_name} ${m.text}`;
+      }
       li.append(note);
       list.append(li);
       return;

@@ -1,6 +1,8 @@
 // New-message notices on every page (A1): a small toast and a count on the Consultations link.
-// Pages with their own live view (the conversation, the queue) handle events themselves.
-if (!document.getElementById('chat') && !document.getElementById('queue')) {
+// Pages with their own live view (the conversation, the queue) show messages themselves, but an
+// incoming call rings on every page (F3).
+const livePage = Boolean(document.getElementById('chat') || document.getElementById('queue'));
+{
   const label = document.body.dataset.newMessage || 'New message';
   const link = document.querySelector('nav a[href="/consultations"]');
   let count = 0;
@@ -18,12 +20,49 @@ if (!document.getElementById('chat') && !document.getElementById('queue')) {
     box.append(a);
     setTimeout(() => a.remove(), 8000);
   };
+  // An incoming call: a banner with Accept / Decline that stays until answered or the call ends.
+  const rings = new Map();
+  const ring = (call) => {
+    const shown = rings.get(call.id);
+    if (call.state !== 'ringing' || call.is_caller) {
+      shown?.remove();
+      rings.delete(call.id);
+      return;
+    }
+    if (shown) return;
+    const d = document.body.dataset;
+    const bar = document.createElement('div');
+    bar.className = 'ringing';
+    bar.setAttribute('role', 'alertdialog');
+    bar.id = `ring-${call.id}`;
+    const text = document.createElement('strong');
+    text.textContent = `${call.caller_name} ${call.kind === 'video' ? d.ringingVideo : d.ringingVoice}`;
+    const act = async (action) => {
+      const r = await fetch(`/api/v1/calls/${call.id}/${action}`, { method: 'POST', headers: { 'x-csrf-token': d.csrf } });
+      bar.remove();
+      rings.delete(call.id);
+      if (r.ok && action === 'accept') location.href = `/calls/${call.id}`;
+    };
+    const accept = document.createElement('button');
+    accept.className = 'primary accept';
+    accept.textContent = d.accept;
+    accept.onclick = () => act('accept');
+    const decline = document.createElement('button');
+    decline.className = 'danger decline';
+    decline.textContent = d.decline;
+    decline.onclick = () => act('decline');
+    bar.append(text, accept, decline);
+    document.body.append(bar);
+    rings.set(call.id, bar);
+  };
   const open = () => {
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`);
     ws.onopen = () => { delay = 1000; };
     ws.onmessage = (e) => {
       let ev;
       try { ev = JSON.parse(e.data); } catch { return; }
+      if (ev.type === 'call') ring(ev.call);
+      if (livePage) return;
       if (ev.type === 'message' && ev.message.sender !== document.body.dataset.me) {
         count += 1;
         if (link) link.dataset.count = String(count);

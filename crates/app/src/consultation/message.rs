@@ -34,6 +34,8 @@ pub struct MessageView {
     pub article: Option<ArticleRef>,
     /// For `calculator` messages: inputs, result and its meaning (A6).
     pub calculator: Option<domain::calculator::CalculatorCard>,
+    /// For `call` messages: the call's kind, outcome and length (A1).
+    pub call: Option<CallRecord>,
 }
 
 /// An education article as a message refers to it.
@@ -93,7 +95,9 @@ impl App {
         } else {
             None
         };
+        let call = if row.kind == "call" { serde_json::from_str::<CallRecord>(&body).ok() } else { None };
         let text = match (&attachment, &plan) {
+            _ if call.is_some() => call.as_ref().map(CallRecord::summary).unwrap_or_default(),
             _ if article.is_some() => article.as_ref().map(|a| a.title_zh.clone()).unwrap_or_default(),
             _ if calculator.is_some() => {
                 calculator.as_ref().map(domain::calculator::CalculatorCard::summary).unwrap_or_default()
@@ -108,6 +112,7 @@ impl App {
             plan,
             article,
             calculator,
+            call,
             sender_name: self.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)?,
             id: row.id,
             consultation_id: row.consultation_id,
@@ -119,6 +124,72 @@ impl App {
             sent_at: row.sent_at,
         })
     }
+}
+
+/// A call as the conversation keeps it (A1).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct CallRecord {
+    pub call_id: String,
+    /// `voice` or `video`.
+    pub kind: String,
+    /// `ended`, `declined`, `missed` or `cancelled`.
+    pub state: String,
+    pub duration_secs: i64,
+}
+
+impl CallRecord {
+    /// `03:25`.
+    pub fn duration(&self) -> String {
+        format!("{:02}:{:02}", self.duration_secs / 60, self.duration_secs % 60)
+    }
+
+    /// A one-line text for notifications, search and exports: "视频通话 03:25" or "语音通话 未接听".
+    pub fn summary(&self) -> String {
+        let kind = if self.kind == "video" { "视频通话 video call" } else { "语音通话 voice call" };
+        match self.state.as_str() {
+            "ended" => format!("{kind} {}", self.duration()),
+            "declined" => format!("{kind} 已拒绝 declined"),
+            "missed" => format!("{kind} 未接听 missed"),
+            _ => format!("{kind} 已取消 cancelled"),
+        }
+    }
+}
+
+/// A line the system adds to the conversation on `by`'s behalf (a call's outcome, A1), appended with
+/// the next sequence number inside the caller's transaction; returns the event to send after commit.
+pub(crate) async fn system_entry(
+    app: &App,
+    txn: &sea_orm::DatabaseTransaction,
+    consultation_id: &str,
+    by: &str,
+    kind: &'static str,
+    body: &str,
+    client_id: &str,
+) -> Result<Vec<crate::bus::Event>, AppError> {
+    let mut row = repo::consultation::get_for_update(txn, consultation_id).await?;
+    let now = app.clock.now();
+    row.last_seq += 1;
+    row.updated_at = now;
+    let msg_id = domain::MessageId::new().to_string();
+    let msg = m::Model {
+        body_enc: app.seal("consultation_messages", "body_enc", &msg_id, body.as_bytes())?,
+        id: msg_id,
+        consultation_id: consultation_id.to_owned(),
+        seq: row.last_seq,
+        sender_id: by.to_owned(),
+        sender_role: if by == row.patient_id { Role::Patient } else { Role::Doctor }.as_str().into(),
+        client_id: client_id.to_owned(),
+        kind: kind.into(),
+        sent_at: now,
+    };
+    repo::consultation::insert_message(txn, msg.clone()).await?;
+    repo::consultation::update(txn, row.clone()).await?;
+    let to = recipients(txn, &row).await?;
+    let view = app.message_view(txn, msg).await?;
+    Ok(vec![crate::bus::Event {
+        recipients: to,
+        payload: serde_json::json!({"type": "message", "message": view, "status": row.status}),
+    }])
 }
 
 /// Sends a text message; returns it and whether it was new (false for an idempotent resend).

@@ -18,12 +18,14 @@ mod view;
 
 pub use history::{HistoryItem, patient_history};
 pub use lifecycle::{claim, close, escalate_if_unanswered, handover, rate};
+pub(crate) use message::system_entry;
 pub use message::{
-    AttachmentRef, MessageView, mark_read, messages, send_article, send_calculator, send_medication_plan, send_message,
-    typing,
+    AttachmentRef, CallRecord, MessageView, mark_read, messages, send_article, send_calculator, send_medication_plan,
+    send_message, typing,
 };
 pub use search::{SearchHit, SearchInput, search};
 pub use start::{DoctorListing, StartConsultation, list_doctors, start};
+pub(crate) use view::name_of as display_name;
 pub use view::{ConsultationSummary, ConsultationView, get, list_mine};
 
 use domain::Role;

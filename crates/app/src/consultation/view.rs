@@ -67,7 +67,7 @@ pub struct DiagnosisView {
 }
 
 /// A user's display name, decrypted.
-pub(super) async fn name_of(app: &App, db: &impl ConnectionTrait, user_id: &str) -> Result<String, AppError> {
+pub(crate) async fn name_of(app: &App, db: &impl ConnectionTrait, user_id: &str) -> Result<String, AppError> {
     let u = repo::user::get(db, user_id).await?;
     app.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)
 }

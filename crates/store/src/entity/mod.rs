@@ -4,6 +4,7 @@ pub mod annotation;
 pub mod app_meta;
 pub mod attachment;
 pub mod audit_event;
+pub mod call;
 pub mod consent;
 pub mod consultation;
 pub mod consultation_correction;

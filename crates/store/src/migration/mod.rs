@@ -12,6 +12,7 @@ mod m0006_corrections;
 mod m0007_institution_sla;
 mod m0008_saved_articles;
 mod m0009_jobs;
+mod m0010_calls;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_institution_sla::Migration),
             Box::new(m0008_saved_articles::Migration),
             Box::new(m0009_jobs::Migration),
+            Box::new(m0010_calls::Migration),
         ]
     }
 }

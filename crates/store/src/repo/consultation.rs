@@ -90,6 +90,12 @@ pub async fn list_as_doctor(db: &impl ConnectionTrait, scope: &ConsultationScope
         .await?)
 }
 
+/// One consultation locked for update, for internal follow-ups whose access was checked on another
+/// row (a call's participants).
+pub async fn get_for_update(txn: &DatabaseTransaction, id: &str) -> Result<c::Model, StoreError> {
+    dialect::find_for_update::<c::Entity>(txn, id.to_owned()).await?.ok_or(StoreError::NotFound)
+}
+
 pub async fn update(db: &impl ConnectionTrait, row: c::Model) -> Result<(), StoreError> {
     row.into_active_model().reset_all().update(db).await?;
     Ok(())

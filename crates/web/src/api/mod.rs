@@ -4,6 +4,7 @@
 mod account;
 pub(crate) mod admin;
 mod auth;
+mod calls;
 pub(crate) mod consultation;
 pub(crate) mod export;
 mod ws;
@@ -205,6 +206,24 @@ pub fn routes(r: Routes) -> Routes {
             Authenticated,
             "Search own records: ?q= keywords, from/to YYYY-MM-DD, icd= ICD-10",
             consultation::search,
+        )
+        .post(
+            "/api/v1/consultations/{id}/calls",
+            Authenticated,
+            "Start a voice or video call {kind} with the consultation's other side (rings them)",
+            calls::start,
+        )
+        .get(
+            "/api/v1/calls/{id}",
+            Authenticated,
+            "A call with the caller's ICE servers (participants only)",
+            calls::get,
+        )
+        .post(
+            "/api/v1/calls/{id}/{action}",
+            Authenticated,
+            "accept, decline or hangup a call (participants only)",
+            calls::act,
         )
         .post(
             "/api/v1/consultations/{id}/attachments",

@@ -47,9 +47,23 @@ fn same_origin(headers: &axum::http::HeaderMap) -> bool {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ClientEvent {
-    Typing { consultation_id: String },
-    Read { consultation_id: String, seq: i64 },
-    Send { consultation_id: String, client_id: String, text: String },
+    Typing {
+        consultation_id: String,
+    },
+    Read {
+        consultation_id: String,
+        seq: i64,
+    },
+    Send {
+        consultation_id: String,
+        client_id: String,
+        text: String,
+    },
+    /// WebRTC signaling for a call (F3): relayed to the call's other participant only.
+    Signal {
+        call_id: String,
+        data: serde_json::Value,
+    },
 }
 
 async fn serve(s: AppState, who: Principal, ctx: RequestCtx, mut socket: WebSocket) {
@@ -97,6 +111,7 @@ async fn handle(s: &AppState, who: &Principal, ctx: &RequestCtx, text: &str) -> 
         ClientEvent::Read { consultation_id, seq } => {
             consultation::mark_read(&s.app, who, &consultation_id, seq).await.map(|()| None)
         }
+        ClientEvent::Signal { call_id, data } => app::call::signal(&s.app, who, &call_id, data).await.map(|()| None),
         ClientEvent::Send { consultation_id, client_id, text } => {
             consultation::send_message(&s.app, who, ctx, &consultation_id, &client_id, &text)
                 .await

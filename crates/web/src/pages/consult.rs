@@ -512,6 +512,41 @@ pub async fn calculator_card(
     }
 }
 
+/// Starts a call from the conversation and opens the call screen (A1, F3).
+pub async fn start_call(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    match app::call::start(&s.app, &who, &a.ctx, &id, f.v("kind")).await {
+        Ok(call) => Ok(Redirect::to(&format!("/calls/{}", call.id)).into_response()),
+        Err(e) => conversation(&s, &a, &id, Some(&e), f).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "call.html")]
+pub struct CallPage {
+    pub c: Chrome,
+    pub call: app::call::CallView,
+    pub ice_json: String,
+    pub peer: String,
+}
+
+/// The call screen: video, controls and live state; WebRTC runs in `static/call.js`.
+pub async fn call_page(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> PageResult {
+    let call = app::call::get(&s.app, &who, &id).await.map_err(|e| PageError::new(e, &a))?;
+    let peer = if call.is_caller { call.callee_name.clone() } else { call.caller_name.clone() };
+    Ok(render(&CallPage { c: Chrome::new(&a, "/consultations"), ice_json: call.ice_servers.to_string(), call, peer }))
+}
+
 #[derive(Template)]
 #[template(path = "article.html")]
 pub struct ArticlePage {

@@ -62,6 +62,8 @@ pub fn routes(r: Routes) -> Routes {
             consult::save_article,
         )
         .post("/consultations/{id}/article", Roles(&[Role::Doctor]), "Send an education article", consult::article_card)
+        .post("/consultations/{id}/call", Authenticated, "Start a voice or video call", consult::start_call)
+        .get("/calls/{id}", Authenticated, "The call screen (participants only)", consult::call_page)
         .post(
             "/consultations/{id}/calculator",
             Roles(&[Role::Doctor]),

@@ -1,0 +1,144 @@
+// Browser test of a video call (A1, F3), run as `node tests/browser/call.mjs`.
+//
+// Two Chromium instances with fake camera and microphone against `yiqiao serve --demo`: the demo
+// patient (phone width) starts a consultation with the cardiology specialist, who answers it; the
+// patient starts a video call; the specialist's page (any page) rings; the specialist accepts; both
+// sides connect through our WebSocket signaling, and the test reads RTCPeerConnection.getStats() on
+// both sides until video frames are decoded and audio packets received in each direction. Then the
+// patient hangs up and the call (with its length) appears in both timelines.
+// Screenshots: artifacts/call-*.png.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+import { CHROMIUM, DESKTOP, PHONE } from './browser.mjs';
+import { startServer } from './server.mjs';
+import { totp } from './totp.mjs';
+
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+let server;
+const browsers = [];
+
+const launchWithMedia = () => chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  timeout: 60_000,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+});
+
+before(async () => {
+  server = await startServer({ logFile: join(ARTIFACTS, 'call-server.log') });
+});
+
+after(async () => {
+  for (const b of browsers) await b.close();
+  await server?.stop();
+});
+
+async function signIn(login, viewport, staff) {
+  const browser = await launchWithMedia();
+  browsers.push(browser);
+  const ctx = await browser.newContext({ viewport, locale: 'zh-CN', permissions: ['camera', 'microphone'] });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.base}/login`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'Yiqiao-demo-2026');
+  if (staff) await page.fill('input[name=totp]', totp('JBSWY3DPEHPK3PXP'));
+  await Promise.all([page.waitForURL(/\/home$/), page.click('form[action="/login"] button.primary')]);
+  return { page, errors };
+}
+
+const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `call-${name}.png`), fullPage: false });
+
+/** Inbound media counters from this page's peer connection. */
+const inbound = (page) => page.evaluate(async () => {
+  const out = { framesDecoded: 0, audioPackets: 0 };
+  const pc = window.yiqiaoCall?.pc;
+  if (!pc) return out;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') out.framesDecoded += r.framesDecoded ?? 0;
+    if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audioPackets += r.packetsReceived ?? 0;
+  });
+  return out;
+});
+
+async function waitForMedia(page, who) {
+  const deadline = Date.now() + 30_000;
+  let last;
+  while (Date.now() < deadline) {
+    last = await inbound(page);
+    if (last.framesDecoded > 10 && last.audioPackets > 20) return last;
+    await page.waitForTimeout(250);
+  }
+  assert.fail(`${who}: no media received in 30 s (${JSON.stringify(last)})`);
+}
+
+test('patient and doctor see and hear each other through our signaling', { timeout: 150_000 }, async () => {
+  const patient = await signIn('patient', PHONE, false);
+  const doctor = await signIn('specialist', DESKTOP, true);
+  const p = patient.page;
+  const d = doctor.page;
+
+  // A consultation with the specialist, who answers it (calls need the doctor on board).
+  await p.goto(`${server.base}/consultations/new`);
+  const specialist = await p.$eval('select[name=target]', (s) =>
+    [...s.options].find((o) => o.value.startsWith('doctor:') && o.textContent.includes('陈专家')).value);
+  await p.selectOption('select[name=target]', specialist);
+  await p.fill('textarea[name=complaint]', '复诊：最近血压偏高，想视频让医生看看脚踝水肿');
+  await Promise.all([p.waitForURL(/\/consultations\/[0-9a-f-]+$/), p.click('#new-consultation button.primary')]);
+  const conversation = p.url();
+  await d.goto(conversation);
+  await d.fill('#composer textarea', '您好，我们视频看一下。');
+  await d.click('#composer button');
+  await p.waitForFunction(() => document.body.textContent.includes('我们视频看一下'));
+
+  // The doctor moves on to another page; the call must ring there.
+  await d.goto(`${server.base}/home`);
+  await p.reload();
+  await Promise.all([p.waitForURL(/\/calls\/[0-9a-f]{32}$/), p.click('#call-start button[value=video]')]);
+  const callUrl = p.url();
+  await p.waitForSelector('#call-status');
+  assert.match(await p.textContent('#call-status'), /等待对方接听/);
+  await d.waitForSelector('.ringing .accept', { timeout: 10_000 });
+  assert.match(await d.textContent('.ringing'), /邀请您视频通话/);
+  await d.screenshot({ path: join(ARTIFACTS, 'call-doctor-ringing-1280.png') });
+  const accepted = Date.now();
+  await Promise.all([d.waitForURL(/\/calls\/[0-9a-f]{32}$/), d.click('.ringing .accept')]);
+  assert.equal(d.url(), callUrl, 'both sides are in the same room');
+
+  // Media flows both ways, through our signaling.
+  const atDoctor = await waitForMedia(d, 'doctor');
+  const atPatient = await waitForMedia(p, 'patient');
+  console.log(`# first media on both sides ${Date.now() - accepted} ms after accept; doctor ${JSON.stringify(atDoctor)}, patient ${JSON.stringify(atPatient)}`);
+  await p.waitForFunction(() => document.getElementById('call-status').textContent.includes('通话中'));
+  await shot(p, 'patient-in-call-360');
+  await shot(d, 'doctor-in-call-1280');
+
+  // Controls: mute stops the patient's outgoing audio track.
+  await p.click('#mute');
+  assert.equal(await p.evaluate(() => window.yiqiaoCall.pc.getSenders().find((s) => s.track?.kind === 'audio').track.enabled), false);
+  assert.equal(await p.getAttribute('#mute', 'aria-pressed'), 'true');
+  await p.click('#mute');
+
+  // Hang up: both leave, and the call (with its length) is in both timelines.
+  await p.waitForTimeout(1500);
+  await p.click('#hangup');
+  await d.waitForFunction(() => document.getElementById('call-status').textContent.includes('通话已结束'), null, { timeout: 10_000 });
+  await p.waitForURL(conversation, { timeout: 10_000 });
+  await p.waitForSelector('.call-entry');
+  assert.match(await p.textContent('.call-entry'), /视频通话 · \d\d:\d\d/);
+  await d.goto(conversation);
+  assert.match(await d.textContent('.call-entry'), /视频通话 · \d\d:\d\d/);
+  await p.locator('.call-entry').scrollIntoViewIfNeeded();
+  await shot(p, 'patient-timeline-360');
+  assert.deepEqual(patient.errors, [], 'no script errors on the patient side');
+  assert.deepEqual(doctor.errors, [], 'no script errors on the doctor side');
+});
