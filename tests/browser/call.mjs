@@ -5,10 +5,15 @@
 // patient starts a video call; the specialist's page (any page) rings; the specialist accepts; both
 // sides connect through our WebSocket signaling, and the test reads RTCPeerConnection.getStats() on
 // both sides until video frames are decoded and audio packets received in each direction. Then the
-// patient hangs up and the call (with its length) appears in both timelines.
+// patient hangs up and the call (with its length) appears in both timelines. The same call is then
+// forced through TURN (`iceTransportPolicy: "relay"`) against a real coturn (Debian `coturn`) that
+// this test starts on loopback with our `use-auth-secret` credentials.
 // Screenshots: artifacts/call-*.png.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -32,13 +37,48 @@ const launchWithMedia = () => chromium.launch({
     '--disable-sync', '--no-first-run', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
 });
 
+let coturn;
+
+const freePort = () => new Promise((resolve, reject) => {
+  const srv = createServer();
+  srv.on('error', reject);
+  srv.listen(0, '127.0.0.1', () => {
+    const { port } = srv.address();
+    srv.close(() => resolve(port));
+  });
+});
+
 before(async () => {
-  server = await startServer({ logFile: join(ARTIFACTS, 'call-server.log') });
+  // coturn on loopback, checking credentials the way `use-auth-secret` does.
+  const secret = randomBytes(24).toString('hex');
+  const turnPort = await freePort();
+  coturn = spawn('turnserver', ['-n', '--listening-ip=127.0.0.1', `--listening-port=${turnPort}`,
+    '--relay-ip=127.0.0.1', '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=yiqiao.test',
+    '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--fingerprint', '--min-port=49160',
+    '--max-port=49400', '--log-file=stdout', '--simple-log'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(join(ARTIFACTS, 'call-coturn.log'));
+  coturn.stdout.pipe(log);
+  coturn.stderr.pipe(log);
+  server = await startServer({
+    logFile: join(ARTIFACTS, 'call-server.log'),
+    configToml: `[calls]\nturn_urls = ["turn:127.0.0.1:${turnPort}?transport=udp"]\nturn_secret = "${secret}"\nturn_ttl_secs = 600\n`,
+  });
 });
 
 after(async () => {
   for (const b of browsers) await b.close();
   await server?.stop();
+  coturn?.kill();
+});
+
+/** The local candidate type of the selected pair ("host", "srflx", "relay"). */
+const selectedCandidate = (page) => page.evaluate(async () => {
+  const stats = await window.yiqiaoCall.pc.getStats();
+  let pair = null;
+  stats.forEach((r) => {
+    if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId);
+  });
+  return pair ? stats.get(pair.localCandidateId)?.candidateType ?? null : null;
 });
 
 async function signIn(login, viewport, staff) {
@@ -81,11 +121,15 @@ async function waitForMedia(page, who) {
   assert.fail(`${who}: no media received in 30 s (${JSON.stringify(last)})`);
 }
 
-test('patient and doctor see and hear each other through our signaling', { timeout: 150_000 }, async () => {
+async function holdCall({ relay }) {
+  const tag = relay ? 'relay-' : '';
   const patient = await signIn('patient', PHONE, false);
   const doctor = await signIn('specialist', DESKTOP, true);
   const p = patient.page;
   const d = doctor.page;
+  if (relay) {
+    for (const page of [p, d]) await page.evaluate(() => localStorage.setItem('yiqiao.forceRelay', '1'));
+  }
 
   // A consultation with the specialist, who answers it (calls need the doctor on board).
   await p.goto(`${server.base}/consultations/new`);
@@ -109,7 +153,7 @@ test('patient and doctor see and hear each other through our signaling', { timeo
   assert.match(await p.textContent('#call-status'), /等待对方接听/);
   await d.waitForSelector('.ringing .accept', { timeout: 10_000 });
   assert.match(await d.textContent('.ringing'), /邀请您视频通话/);
-  await d.screenshot({ path: join(ARTIFACTS, 'call-doctor-ringing-1280.png') });
+  if (!relay) await d.screenshot({ path: join(ARTIFACTS, 'call-doctor-ringing-1280.png') });
   const accepted = Date.now();
   await Promise.all([d.waitForURL(/\/calls\/[0-9a-f]{32}$/), d.click('.ringing .accept')]);
   assert.equal(d.url(), callUrl, 'both sides are in the same room');
@@ -117,10 +161,14 @@ test('patient and doctor see and hear each other through our signaling', { timeo
   // Media flows both ways, through our signaling.
   const atDoctor = await waitForMedia(d, 'doctor');
   const atPatient = await waitForMedia(p, 'patient');
-  console.log(`# first media on both sides ${Date.now() - accepted} ms after accept; doctor ${JSON.stringify(atDoctor)}, patient ${JSON.stringify(atPatient)}`);
+  console.log(`# ${relay ? 'relayed' : 'direct'}: media on both sides ${Date.now() - accepted} ms after accept; doctor ${JSON.stringify(atDoctor)}, patient ${JSON.stringify(atPatient)}`);
+  if (relay) {
+    assert.equal(await selectedCandidate(p), 'relay', 'the patient side goes through TURN');
+    assert.equal(await selectedCandidate(d), 'relay', 'the doctor side goes through TURN');
+  }
   await p.waitForFunction(() => document.getElementById('call-status').textContent.includes('通话中'));
-  await shot(p, 'patient-in-call-360');
-  await shot(d, 'doctor-in-call-1280');
+  await shot(p, `${tag}patient-in-call-360`);
+  await shot(d, `${tag}doctor-in-call-1280`);
 
   // Controls: mute stops the patient's outgoing audio track.
   await p.click('#mute');
@@ -138,7 +186,15 @@ test('patient and doctor see and hear each other through our signaling', { timeo
   await d.goto(conversation);
   assert.match(await d.textContent('.call-entry'), /视频通话 · \d\d:\d\d/);
   await p.locator('.call-entry').scrollIntoViewIfNeeded();
-  await shot(p, 'patient-timeline-360');
+  await shot(p, `${tag}patient-timeline-360`);
   assert.deepEqual(patient.errors, [], 'no script errors on the patient side');
   assert.deepEqual(doctor.errors, [], 'no script errors on the doctor side');
+}
+
+test('patient and doctor see and hear each other through our signaling', { timeout: 150_000 }, async () => {
+  await holdCall({ relay: false });
+});
+
+test('the same call forced through TURN (coturn, use-auth-secret credentials)', { timeout: 150_000 }, async () => {
+  await holdCall({ relay: true });
 });

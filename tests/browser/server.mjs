@@ -1,7 +1,7 @@
 // Starts `yiqiao serve --demo` on a free loopback port with a fresh data directory, waits for
 // /healthz, and stops it again (also when the test process exits abnormally).
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,12 +22,14 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export async function startServer({ bin = process.env.YIQIAO_BIN || DEFAULT_BIN, logFile, startTimeoutMs = 90_000 } = {}) {
+export async function startServer({ bin = process.env.YIQIAO_BIN || DEFAULT_BIN, logFile, startTimeoutMs = 90_000, configToml } = {}) {
   if (!existsSync(bin)) {
     throw new Error(`server binary not found at ${bin}; build it with ` +
       '`CARGO_TARGET_DIR=/root/.cache/yiqiao-target cargo build --bin yiqiao` or set YIQIAO_BIN');
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'yiqiao-e2e-'));
+  // `configToml` becomes ./yiqiao.toml in the server's working directory (e.g. a [calls] section).
+  if (configToml) writeFileSync(join(dataDir, 'yiqiao.toml'), configToml);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(bin, ['serve', '--demo', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], {

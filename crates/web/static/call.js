@@ -23,8 +23,9 @@ const say = (key) => { statusEl.textContent = t[key] ?? key; };
 
 const pc = new RTCPeerConnection({
   iceServers: JSON.parse(root.dataset.ice || '[]'),
-  // `?relay=1` forces TURN (used by the TURN test and for diagnosing firewalls).
-  iceTransportPolicy: params.get('relay') === '1' ? 'relay' : 'all',
+  // `?relay=1` (or localStorage `yiqiao.forceRelay` = 1) forces TURN: for diagnosing hospital
+  // firewalls, and used by the TURN test.
+  iceTransportPolicy: params.get('relay') === '1' || localStorage.getItem('yiqiao.forceRelay') === '1' ? 'relay' : 'all',
 });
 window.yiqiaoCall = { pc, callId };
 
