@@ -157,11 +157,11 @@ fn micros_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub(super) type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// Opens the socket with a bearer token and waits until the server's loop runs (and so is
 /// subscribed to the bus): an unknown event is answered with an `error` event by that loop.
-async fn open_socket(addr: SocketAddr, token: &str) -> anyhow::Result<Socket> {
+pub(super) async fn open_socket(addr: SocketAddr, token: &str) -> anyhow::Result<Socket> {
     let mut req = format!("ws://{addr}/api/v1/ws").into_client_request()?;
     req.headers_mut().insert("authorization", HeaderValue::from_str(&format!("Bearer {token}"))?);
     let tcp = tokio::net::TcpStream::connect(addr).await?;

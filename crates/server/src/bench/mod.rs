@@ -10,6 +10,7 @@
 mod chat;
 mod fixture;
 mod search;
+mod signal;
 mod wire;
 
 use std::{
@@ -97,6 +98,8 @@ pub enum ScenarioSet {
     Chat,
     /// S5: `GET /api/v1/search` over seeded messages.
     Search,
+    /// F3: call signaling relayed between the two participants' WebSockets.
+    Signal,
     /// All of the above.
     All,
 }
@@ -200,6 +203,23 @@ async fn drive_all(
             println!("database size after seeding: {:.0} MiB", to_f64(bytes) / 1024.0 / 1024.0);
         }
         reports.extend(search::run(server.addr, &seeded, clients, duration).await?);
+    }
+    if matches!(set, ScenarioSet::Signal | ScenarioSet::All) {
+        eprintln!("  signal: one accepted call, {} s of signals, one in flight…", duration.as_secs());
+        let r = signal::run(&server.app, dir, server.addr, duration, 1_000_000).await?;
+        println!(
+            "\nsignal: {} frames relayed ({:.0}/s, one in flight); frame written → read on the other socket: \
+             p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms",
+            r.relayed,
+            r.per_sec,
+            ms(r.p50),
+            ms(r.p99),
+            ms(r.p999),
+            ms(r.max)
+        );
+        if r.relayed == 0 {
+            problems.push("signal: no frame was relayed".into());
+        }
     }
     Ok((reports, chats, problems))
 }
