@@ -114,6 +114,25 @@ async fn a_recording_becomes_a_voice_message_that_only_participants_can_play() {
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.headers["content-type"], "audio/webm");
     assert_eq!(got.bytes, audio);
+    assert_eq!(got.headers["accept-ranges"], "bytes");
+    // iOS Safari plays audio only through byte ranges (206 Partial Content).
+    let ranged = |range: &str| {
+        http::Request::builder()
+            .uri(format!("/api/v1/attachments/{att}"))
+            .header("authorization", format!("Bearer {}", w.doctor))
+            .header("range", range)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let part = t.raw(ranged("bytes=0-1")).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes, audio[..2]);
+    assert_eq!(part.headers["content-range"], format!("bytes 0-1/{}", audio.len()));
+    assert_eq!(part.headers["content-type"], "audio/webm");
+    let tail = t.raw(ranged("bytes=100-")).await;
+    assert_eq!(tail.bytes, audio[100..]);
+    let beyond = t.raw(ranged(&format!("bytes={}-", audio.len()))).await;
+    assert_eq!(beyond.status, StatusCode::RANGE_NOT_SATISFIABLE);
     // The conversation lists it with its length for both sides.
     for token in [&w.doctor, &w.patient] {
         let msgs = t.get(&format!("/api/v1/consultations/{}/messages", w.consultation), Some(token)).await.json();

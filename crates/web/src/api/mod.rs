@@ -6,6 +6,7 @@ pub(crate) mod admin;
 mod auth;
 pub(crate) mod consultation;
 pub(crate) mod export;
+mod range;
 mod ws;
 
 use axum::handler::Handler;
