@@ -10,13 +10,14 @@ export const DESKTOP = { width: 1280, height: 800 };
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-export function launch() {
+/** Launches Chromium; `extraArgs` adds flags (e.g. a fake microphone for voice messages). */
+export function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     timeout: 60_000,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
+      '--disable-sync', '--no-first-run', ...extraArgs],
   });
 }
 

@@ -2,6 +2,8 @@
 // receipts and typing, sending without a page reload, and catch-up by sequence after reconnecting.
 // Everything here is an enhancement: the forms work without it.
 
+import { setupVoice, voiceBubble } from './voice.js';
+
 const i18n = document.getElementById('i18n')?.dataset ?? {};
 const calcI18n = document.getElementById('calc-i18n');
 
@@ -192,6 +194,9 @@ if (chat) {
         tr.insertCell().textContent = String(r.days);
       }
       bubble.append(title, table);
+    } else if (m.kind === 'voice' && m.attachment) {
+      // A1: a voice message plays inline, with its length.
+      bubble = voiceBubble(m, i18n.voice);
     } else if (m.attachment) {
       bubble = document.createElement('a');
       bubble.href = `/api/v1/attachments/${m.attachment.id}`;
@@ -335,6 +340,8 @@ if (chat) {
       xhr.send(data);
     });
   }
+  const voice = document.getElementById('voice');
+  if (voice) setupVoice({ root: voice, consultation: id, csrf, onSent: add });
   markRead();
   document.getElementById('end')?.scrollIntoView({ block: 'end' });
 }

@@ -1,5 +1,5 @@
-//! Photos and report files in a consultation (A1, C1, S1): the type is checked by content (JPEG, PNG,
-//! PDF), location and other metadata are stripped from photos (EXIF and XMP segments, PNG eXIf and
+//! Photos, report files and voice recordings in a consultation (A1, C1, S1): the type is checked by
+//! content (JPEG, PNG, PDF; audio in [`super::voice`]), location and other metadata are stripped from photos (EXIF and XMP segments, PNG eXIf and
 //! text chunks), a thumbnail is made for images, and both are stored encrypted in the blob store.
 //! Only the consultation's participants can fetch them, and every fetch is audited.
 
@@ -65,30 +65,53 @@ fn clean_name(name: &str, content_type: &str) -> String {
     }
 }
 
-/// Uploads a file into the conversation as an `image` or `file` message.
+/// An upload as the client sent it (multipart `file`, `client_id` and, for a recording,
+/// `duration_ms`).
+#[derive(Debug, Default)]
+pub struct CreateAttachment {
+    pub client_id: String,
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// The recorder's measurement, validated only for audio (A1).
+    pub duration_ms: Option<String>,
+}
+
+/// A checked file ready to store, and the kind of message it becomes.
+pub(super) struct NewAttachment {
+    pub kind: &'static str,
+    pub name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+    pub thumb: Option<Vec<u8>>,
+    pub duration_ms: Option<u32>,
+}
+
+/// Uploads a file into the conversation as an `image`, `file` or (for a recording) `voice` message.
 pub async fn upload(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
     consultation_id: &str,
-    client_id: &str,
-    name: &str,
-    bytes: Vec<u8>,
+    input: CreateAttachment,
 ) -> Result<(MessageView, bool), AppError> {
-    if bytes.is_empty() {
+    if input.bytes.is_empty() {
         return Err(AppError::invalid("upload_missing", "Choose a photo or a PDF file."));
     }
-    if bytes.len() > MAX_ATTACHMENT_BYTES {
+    if input.bytes.len() > MAX_ATTACHMENT_BYTES {
         return Err(AppError::invalid("upload_too_large", "Files must be under 10 MB."));
     }
-    let content_type =
-        sniff_document(&bytes).ok_or_else(|| AppError::invalid("upload_type", "Files must be JPEG, PNG or PDF."))?;
+    if let Some(audio) = super::voice::sniff_audio(&input.bytes) {
+        return super::voice::upload(app, who, ctx, consultation_id, audio, input).await;
+    }
+    let content_type = sniff_document(&input.bytes)
+        .ok_or_else(|| AppError::invalid("upload_type", "Files must be JPEG, PNG or PDF, or a voice recording."))?;
     // Check access before doing any work on the file.
     {
         let scope = scope_for(&app.store.db, who).await?;
         repo::consultation::find_scoped(&app.store.db, &scope, consultation_id).await?.ok_or(AppError::NotFound)?;
     }
     let is_image = content_type.starts_with("image/");
+    let bytes = input.bytes;
     let (clean, thumb) = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, Option<Vec<u8>>), AppError> {
         let clean = strip_metadata(content_type, bytes)?;
         let thumb = if is_image { Some(thumbnail(&clean)?) } else { None };
@@ -96,11 +119,37 @@ pub async fn upload(
     })
     .await
     .map_err(|_| AppError::Internal("join"))??;
+    let new = NewAttachment {
+        kind: if is_image { "image" } else { "file" },
+        name: clean_name(&input.name, content_type),
+        content_type,
+        bytes: clean,
+        thumb,
+        duration_ms: None,
+    };
+    store_and_post(app, who, ctx, consultation_id, &input.client_id, new).await
+}
+
+/// Stores the file (and its thumbnail) encrypted in the blob store (S1), then posts the message
+/// that refers to it; the attachment row is written in the message's transaction.
+pub(super) async fn store_and_post(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    consultation_id: &str,
+    client_id: &str,
+    new: NewAttachment,
+) -> Result<(MessageView, bool), AppError> {
+    // Access first: an outsider's file is never written.
+    {
+        let scope = scope_for(&app.store.db, who).await?;
+        repo::consultation::find_scoped(&app.store.db, &scope, consultation_id).await?.ok_or(AppError::NotFound)?;
+    }
     let id = domain::FileId::new().to_string();
     let blob_key = format!("attachments/{consultation_id}/{id}");
     let keys = app.keys.current();
-    app.blobs.put(&keys, &blob_key, &clean).await?;
-    let thumb_key = match &thumb {
+    app.blobs.put(&keys, &blob_key, &new.bytes).await?;
+    let thumb_key = match &new.thumb {
         Some(t) => {
             let k = format!("{blob_key}.thumb");
             app.blobs.put(&keys, &k, t).await?;
@@ -108,23 +157,26 @@ pub async fn upload(
         }
         None => None,
     };
-    let name = clean_name(name, content_type);
-    let reference = AttachmentRef { id: id.clone(), name: name.clone(), content_type: content_type.to_owned() };
+    let reference = AttachmentRef {
+        id: id.clone(),
+        name: new.name.clone(),
+        content_type: new.content_type.to_owned(),
+        duration_ms: new.duration_ms,
+    };
     let row = store::entity::attachment::Model {
-        name_enc: app.seal("attachments", "name_enc", &id, name.as_bytes())?,
+        name_enc: app.seal("attachments", "name_enc", &id, new.name.as_bytes())?,
         id,
         consultation_id: consultation_id.to_owned(),
         owner_id: who.user_id.clone(),
-        content_type: content_type.to_owned(),
-        size_bytes: i64::try_from(clean.len()).unwrap_or(i64::MAX),
+        content_type: new.content_type.to_owned(),
+        size_bytes: i64::try_from(new.bytes.len()).unwrap_or(i64::MAX),
         blob_key,
         thumb_key,
         created_at: app.clock.now(),
     };
     let body = serde_json::to_string(&reference).map_err(|_| AppError::Internal("json"))?;
-    let kind = if is_image { "image" } else { "file" };
-    post_message(app, who, ctx, consultation_id, client_id, Outgoing { kind, body, attachment: Some(row), index: None })
-        .await
+    let out = Outgoing { kind: new.kind, body, attachment: Some(row), index: None };
+    post_message(app, who, ctx, consultation_id, client_id, out).await
 }
 
 /// Fetches an attachment (or its thumbnail) for a participant; audited.

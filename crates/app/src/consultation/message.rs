@@ -26,7 +26,7 @@ pub struct MessageView {
     pub kind: String,
     pub text: String,
     pub sent_at: DateTime<Utc>,
-    /// For `image` and `file` messages: what to show or download.
+    /// For `image`, `file` and `voice` messages: what to show, play or download.
     pub attachment: Option<AttachmentRef>,
     /// For `medication_plan` messages: the plan as a table (A5).
     pub plan: Option<domain::card::MedicationPlan>,
@@ -70,6 +70,17 @@ pub struct AttachmentRef {
     pub id: String,
     pub name: String,
     pub content_type: String,
+    /// For `voice` messages: the recording's length as measured by the recorder (A1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u32>,
+}
+
+impl AttachmentRef {
+    /// The recording's length as `m:ss` (at least `0:01`), as a chat shows it; empty for non-voice.
+    #[must_use]
+    pub fn duration_label(&self) -> String {
+        self.duration_ms.map(super::voice::duration_label).unwrap_or_default()
+    }
 }
 
 impl App {
@@ -81,7 +92,7 @@ impl App {
         let u = repo::user::get(db, &row.sender_id).await?;
         let body = self.open_str("consultation_messages", "body_enc", &row.id, &row.body_enc)?;
         let attachment = match row.kind.as_str() {
-            "image" | "file" => serde_json::from_str::<AttachmentRef>(&body).ok(),
+            "image" | "file" | "voice" => serde_json::from_str::<AttachmentRef>(&body).ok(),
             _ => None,
         };
         let plan = if row.kind == "medication_plan" {

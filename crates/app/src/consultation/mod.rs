@@ -15,6 +15,7 @@ pub mod red_flag;
 mod search;
 mod start;
 mod view;
+pub mod voice;
 
 pub use history::{HistoryItem, patient_history};
 pub use lifecycle::{claim, close, escalate_if_unanswered, handover, rate};

@@ -77,6 +77,10 @@ enum Body {
     File {
         name: String,
     },
+    /// A1: a voice message, listed with its length (the sound itself stays in the app).
+    Voice {
+        duration: String,
+    },
 }
 
 /// One consultation as a PDF (participants only; step-up required; audited).
@@ -180,6 +184,7 @@ async fn load(
                 };
                 Body::Image { name: a.name, blob_key: att.blob_key, bytes: None, shapes }
             }
+            ("voice", Some(a), _, _) => Body::Voice { duration: a.duration_label() },
             (_, Some(a), _, _) => Body::File { name: a.name },
             (_, _, Some(plan), _) => Body::Plan(plan),
             (_, _, _, Some(article)) => Body::Article(article),
@@ -362,6 +367,7 @@ fn draw_entry(l: &mut Layout, e: &Entry) {
             l.text(x, w, &format!("健康宣教 Education article: {} / {}", a.title_zh, a.title_en), 10.0, BLACK);
         }
         Body::File { name } => l.text(x, w, &format!("附件 Attachment (PDF): {name}"), 10.0, BLACK),
+        Body::Voice { duration } => l.text(x, w, &format!("语音消息 Voice message ({duration})"), 10.0, BLACK),
         Body::Calculator(c) => {
             l.text(x, w, &format!("计算结果 Calculator: {}", calc_label(&c.calculator)), 10.0, BLACK);
             let rows: Vec<Vec<String>> = c

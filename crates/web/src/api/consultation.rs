@@ -238,26 +238,34 @@ pub async fn search(
     Ok(Json(json!({"items": consultation::search(&s.app, &who, &c.ctx, input).await?})))
 }
 
-/// Reads `file` (and an optional `client_id`) from a multipart body.
+/// Upload routes take bodies up to the attachment limit plus room for the multipart framing: the
+/// extractors' 2 MB default would cut off phone photos and longer voice messages (A1).
+pub(crate) fn upload_body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(consultation::attachment::MAX_ATTACHMENT_BYTES + 256 * 1024)
+}
+
+/// Reads `file`, an optional `client_id` and, for a voice recording, `duration_ms` (A1) from a
+/// multipart body.
 pub(crate) async fn read_upload(
     mut form: axum::extract::Multipart,
-) -> Result<(String, String, Vec<u8>), app::AppError> {
+) -> Result<consultation::attachment::CreateAttachment, app::AppError> {
     let bad = |_| app::AppError::invalid("upload_failed", "The upload was interrupted; please try again.");
-    let (mut name, mut client_id, mut bytes) = (String::new(), String::new(), Vec::new());
+    let mut up = consultation::attachment::CreateAttachment::default();
     while let Some(field) = form.next_field().await.map_err(bad)? {
         match field.name().unwrap_or_default() {
             "file" => {
-                name = field.file_name().unwrap_or_default().to_owned();
-                bytes = field.bytes().await.map_err(bad)?.to_vec();
+                field.file_name().unwrap_or_default().clone_into(&mut up.name);
+                up.bytes = field.bytes().await.map_err(bad)?.to_vec();
             }
-            "client_id" => client_id = field.text().await.map_err(bad)?,
+            "client_id" => up.client_id = field.text().await.map_err(bad)?,
+            "duration_ms" => up.duration_ms = Some(field.text().await.map_err(bad)?),
             _ => {}
         }
     }
-    if client_id.is_empty() {
-        client_id = uuid::Uuid::new_v4().simple().to_string();
+    if up.client_id.is_empty() {
+        up.client_id = uuid::Uuid::new_v4().simple().to_string();
     }
-    Ok((name, client_id, bytes))
+    Ok(up)
 }
 
 pub async fn upload(
@@ -267,8 +275,8 @@ pub async fn upload(
     Path(id): Path<String>,
     form: axum::extract::Multipart,
 ) -> ApiResult<(StatusCode, Json<consultation::MessageView>)> {
-    let (name, client_id, bytes) = read_upload(form).await?;
-    let (m, created) = consultation::attachment::upload(&s.app, &who, &c.ctx, &id, &client_id, &name, bytes).await?;
+    let up = read_upload(form).await?;
+    let (m, created) = consultation::attachment::upload(&s.app, &who, &c.ctx, &id, up).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(m)))
 }
 
@@ -284,17 +292,32 @@ pub async fn attachment(
     Auth(who): Auth,
     Path(id): Path<String>,
     Query(q): Query<ThumbQuery>,
-) -> ApiResult<impl axum::response::IntoResponse> {
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    use axum::{http::header, response::IntoResponse};
     let thumb = q.thumb.is_some_and(|t| t == "1" || t == "true");
     let (ct, bytes) = consultation::attachment::fetch(&s.app, &who, &c.ctx, &id, thumb).await?;
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, ct),
-            (axum::http::header::CACHE_CONTROL, "private, no-store".to_owned()),
-            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-        ],
-        bytes,
-    ))
+    let common = [
+        (header::CONTENT_TYPE, ct),
+        (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (header::ACCEPT_RANGES, "bytes".to_owned()),
+    ];
+    let len = bytes.len();
+    // A1: voice messages play (and seek) through byte ranges.
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    Ok(match super::range::parse(range, len) {
+        super::range::Ranged::Full => (common, bytes).into_response(),
+        super::range::Ranged::Part(r) => {
+            let content_range = format!("bytes {}-{}/{len}", r.start(), r.end());
+            let part = bytes.get(r).map(<[u8]>::to_vec).unwrap_or_default();
+            (StatusCode::PARTIAL_CONTENT, common, [(header::CONTENT_RANGE, content_range)], part).into_response()
+        }
+        super::range::Ranged::Unsatisfiable => {
+            (StatusCode::RANGE_NOT_SATISFIABLE, common, [(header::CONTENT_RANGE, format!("bytes */{len}"))])
+                .into_response()
+        }
+    })
 }
 
 #[derive(Deserialize)]

@@ -7,8 +7,10 @@ mod auth;
 mod calls;
 pub(crate) mod consultation;
 pub(crate) mod export;
+mod range;
 mod ws;
 
+use axum::handler::Handler;
 use domain::Role;
 
 use crate::registry::{Policy, Routes};
@@ -228,8 +230,8 @@ pub fn routes(r: Routes) -> Routes {
         .post(
             "/api/v1/consultations/{id}/attachments",
             Authenticated,
-            "Upload a photo or PDF (multipart: file, client_id) as a message",
-            consultation::upload,
+            "Upload a photo, PDF or voice recording (multipart: file, client_id, duration_ms) as a message",
+            consultation::upload.layer(consultation::upload_body_limit()),
         )
         .get(
             "/api/v1/attachments/{id}",

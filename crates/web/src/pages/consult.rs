@@ -310,8 +310,8 @@ pub async fn upload(
     form: axum::extract::Multipart,
 ) -> PageResult {
     let res = async {
-        let (name, client_id, bytes) = crate::api::consultation::read_upload(form).await?;
-        consultation::attachment::upload(&s.app, &who, &a.ctx, &id, &client_id, &name, bytes).await
+        let up = crate::api::consultation::read_upload(form).await?;
+        consultation::attachment::upload(&s.app, &who, &a.ctx, &id, up).await
     }
     .await;
     match res {

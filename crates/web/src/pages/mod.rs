@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use app::{AppError, Principal};
 use askama::Template;
 use axum::{
+    handler::Handler,
     http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
@@ -110,7 +111,12 @@ pub fn routes(r: Routes) -> Routes {
             consult::export_record_pdf,
         )
         .post("/consultations/{id}/plan", Roles(&[Role::Doctor]), "Send a medication plan card", consult::plan)
-        .post("/consultations/{id}/attachments", Authenticated, "Attach a photo or PDF (form)", consult::upload)
+        .post(
+            "/consultations/{id}/attachments",
+            Authenticated,
+            "Attach a photo or PDF (form)",
+            consult::upload.layer(crate::api::consultation::upload_body_limit()),
+        )
         .post("/consultations/{id}/handover", Roles(&[Role::Doctor]), "Hand over to another doctor", consult::handover)
         .post("/consultations/{id}/close", Roles(&[Role::Doctor]), "Close with summary and diagnoses", consult::close)
         .post("/consultations/{id}/rating", Roles(&[Role::Patient]), "Rate the consultation", consult::rate)
