@@ -198,3 +198,16 @@ test('patient and doctor see and hear each other through our signaling', { timeo
 test('the same call forced through TURN (coturn, use-auth-secret credentials)', { timeout: 150_000 }, async () => {
   await holdCall({ relay: true });
 });
+
+test('the pre-call check passes camera, microphone, connection and TURN relay', { timeout: 60_000 }, async () => {
+  const { page, errors } = await signIn('patient', PHONE, false);
+  await page.goto(`${server.base}/calls/check`);
+  await page.waitForSelector('#check[data-done]', { timeout: 30_000 });
+  await page.screenshot({ path: join(ARTIFACTS, 'call-check-360.png'), fullPage: true });
+  for (const id of ['check-camera', 'check-mic', 'check-server', 'check-relay']) {
+    assert.equal(await page.getAttribute(`#${id}`, 'data-state'), 'ok', `${id} passes`);
+  }
+  assert.equal(await page.getAttribute('#check', 'data-done'), 'ok');
+  assert.match(await page.textContent('#check-summary'), /一切正常/);
+  assert.deepEqual(errors, []);
+});

@@ -45,6 +45,7 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("POST", "/consultations/{id}/calculator", Only(&[Role::Doctor])),
     ("POST", "/consultations/{id}/call", SignedIn),
     ("GET", "/calls/{id}", SignedIn),
+    ("GET", "/calls/check", SignedIn),
     ("POST", "/api/v1/consultations/{id}/calls", SignedIn),
     ("GET", "/api/v1/calls/{id}", SignedIn),
     ("POST", "/api/v1/calls/{id}/{action}", SignedIn),

@@ -527,6 +527,19 @@ pub async fn start_call(
 }
 
 #[derive(Template)]
+#[template(path = "call_check.html")]
+pub struct CallCheckPage {
+    pub c: Chrome,
+    pub ice_json: String,
+}
+
+/// The pre-call check (F3): camera, microphone, connection and TURN relay, with advice.
+pub async fn call_check(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth) -> PageResult {
+    let ice_json = app::call::ice_servers(&s.app, &who.user_id).to_string();
+    Ok(render(&CallCheckPage { c: Chrome::new(&a, "/consultations"), ice_json }))
+}
+
+#[derive(Template)]
 #[template(path = "call.html")]
 pub struct CallPage {
     pub c: Chrome,

@@ -64,6 +64,7 @@ pub fn routes(r: Routes) -> Routes {
         )
         .post("/consultations/{id}/article", Roles(&[Role::Doctor]), "Send an education article", consult::article_card)
         .post("/consultations/{id}/call", Authenticated, "Start a voice or video call", consult::start_call)
+        .get("/calls/check", Authenticated, "Pre-call check: camera, microphone, network", consult::call_check)
         .get("/calls/{id}", Authenticated, "The call screen (participants only)", consult::call_page)
         .post(
             "/consultations/{id}/calculator",
