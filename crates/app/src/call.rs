@@ -197,6 +197,16 @@ pub async fn get(app: &App, who: &Principal, id: &str) -> Result<CallView, AppEr
     view(app, db, &row, &who.user_id).await
 }
 
+/// Calls ringing for the caller right now (a page opened after the ring started still shows it).
+pub async fn incoming(app: &App, who: &Principal) -> Result<Vec<CallView>, AppError> {
+    let db = &app.store.db;
+    let mut out = Vec::new();
+    for row in repo::call::ringing_for(db, &who.user_id).await? {
+        out.push(view(app, db, &row, &who.user_id).await?);
+    }
+    Ok(out)
+}
+
 /// `accept`, `decline` or `hangup` by a participant.
 pub async fn act(app: &App, who: &Principal, ctx: &RequestCtx, id: &str, action: &str) -> Result<CallView, AppError> {
     let txn = app.store.begin_write().await?;

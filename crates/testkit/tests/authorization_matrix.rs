@@ -48,6 +48,7 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("GET", "/calls/check", SignedIn),
     ("POST", "/api/v1/consultations/{id}/calls", SignedIn),
     ("GET", "/api/v1/calls/{id}", SignedIn),
+    ("GET", "/api/v1/calls", SignedIn),
     ("POST", "/api/v1/calls/{id}/{action}", SignedIn),
     ("POST", "/api/v1/me/wards", Only(&[Role::Patient])),
     ("GET", "/api/v1/institutions", Anyone),

@@ -68,6 +68,10 @@ async fn only_the_two_participants_ring_answer_and_signal() {
     let id = call["id"].as_str().unwrap().to_owned();
     assert_eq!(id.len(), 32, "a 128-bit room id minted by the server");
     assert_eq!(call["callee_id"], w.doctor_id.as_str());
+    // A page the doctor opens now still shows the ring; nobody else's list has it.
+    let incoming = t.get("/api/v1/calls", Some(&w.doctor)).await.json();
+    assert_eq!(incoming["items"][0]["id"], id.as_str());
+    assert_eq!(t.get("/api/v1/calls", Some(&w.patient)).await.json()["items"].as_array().unwrap().len(), 0);
     // Outsiders: the call does not exist for them.
     assert_eq!(t.get(&format!("/api/v1/calls/{id}"), Some(&w.other_patient)).await.status, StatusCode::NOT_FOUND);
     assert_eq!(act(&w, &w.other_patient, &id, "accept").await.0, StatusCode::NOT_FOUND);

@@ -55,6 +55,8 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
     document.body.append(bar);
     rings.set(call.id, bar);
   };
+  // A call that started ringing before this page opened.
+  fetch('/api/v1/calls').then((r) => (r.ok ? r.json() : { items: [] })).then((v) => v.items.forEach(ring)).catch(() => {});
   const open = () => {
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`);
     ws.onopen = () => { delay = 1000; };

@@ -34,3 +34,14 @@ pub async fn update(db: &impl ConnectionTrait, row: k::Model) -> Result<(), Stor
     row.into_active_model().reset_all().update(db).await?;
     Ok(())
 }
+
+/// Calls ringing for `user_id` (they are the callee), newest first.
+pub async fn ringing_for(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<k::Model>, StoreError> {
+    use sea_orm::QueryOrder;
+    Ok(k::Entity::find()
+        .filter(k::Column::CalleeId.eq(user_id))
+        .filter(k::Column::State.eq("ringing"))
+        .order_by_desc(k::Column::CreatedAt)
+        .all(db)
+        .await?)
+}

@@ -32,6 +32,11 @@ pub async fn start(
     Ok((StatusCode::CREATED, Json(call::start(&s.app, &who, &c.ctx, &id, &b.kind).await?)))
 }
 
+/// `GET /api/v1/calls`: calls ringing for the caller (`{"items":[…]}`).
+pub async fn incoming(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::json!({"items": call::incoming(&s.app, &who).await?})))
+}
+
 /// `GET /api/v1/calls/{id}`: participants only (404 otherwise).
 pub async fn get(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<CallView>> {
     Ok(Json(call::get(&s.app, &who, &id).await?))

@@ -215,6 +215,7 @@ pub fn routes(r: Routes) -> Routes {
             "Start a voice or video call {kind} with the consultation's other side (rings them)",
             calls::start,
         )
+        .get("/api/v1/calls", Authenticated, "Calls ringing for me now", calls::incoming)
         .get(
             "/api/v1/calls/{id}",
             Authenticated,
