@@ -81,6 +81,19 @@ const selectedCandidate = (page) => page.evaluate(async () => {
   return pair ? stats.get(pair.localCandidateId)?.candidateType ?? null : null;
 });
 
+// The server refuses a TOTP code a second time (replay protection): a later staff sign-in in the same
+// 30-second window waits for the next code.
+let lastCode = null;
+async function freshTotp() {
+  let code = totp('JBSWY3DPEHPK3PXP');
+  while (code === lastCode) {
+    await new Promise((r) => setTimeout(r, 1000));
+    code = totp('JBSWY3DPEHPK3PXP');
+  }
+  lastCode = code;
+  return code;
+}
+
 async function signIn(login, viewport, staff) {
   const browser = await launchWithMedia();
   browsers.push(browser);
@@ -91,7 +104,7 @@ async function signIn(login, viewport, staff) {
   await page.goto(`${server.base}/login`);
   await page.fill('input[name=login]', login);
   await page.fill('input[name=password]', 'Yiqiao-demo-2026');
-  if (staff) await page.fill('input[name=totp]', totp('JBSWY3DPEHPK3PXP'));
+  if (staff) await page.fill('input[name=totp]', await freshTotp());
   await Promise.all([page.waitForURL(/\/home$/), page.click('form[action="/login"] button.primary')]);
   return { page, errors };
 }
