@@ -5,6 +5,8 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
+import { totp } from './totp.mjs';
+
 export const PHONE = { width: 360, height: 740 };
 export const DESKTOP = { width: 1280, height: 800 };
 
@@ -19,6 +21,39 @@ export function launch(extraArgs = []) {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', ...extraArgs],
   });
+}
+
+/** Chromium flags for a fake camera and microphone that need no permission prompt. */
+export const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+
+// The server refuses a TOTP code a second time (replay protection): a later staff sign-in in the same
+// 30-second window waits for the next code.
+let lastCode = null;
+async function freshDemoTotp() {
+  let code = totp('JBSWY3DPEHPK3PXP');
+  while (code === lastCode) {
+    await new Promise((r) => setTimeout(r, 1000));
+    code = totp('JBSWY3DPEHPK3PXP');
+  }
+  lastCode = code;
+  return code;
+}
+
+/**
+ * Signs a demo account in (password Yiqiao-demo-2026; staff with the demo TOTP) in a new zh-CN
+ * context of `browser`. Returns the context, the page on /home and the page's script errors.
+ */
+export async function signInDemo(browser, base, login, { staff = false, ...contextOptions } = {}) {
+  const ctx = await browser.newContext({ locale: 'zh-CN', ...contextOptions });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'Yiqiao-demo-2026');
+  if (staff) await page.fill('input[name=totp]', await freshDemoTotp());
+  await Promise.all([page.waitForURL(/\/home$/), page.click('form[action="/login"] button.primary')]);
+  return { ctx, page, errors };
 }
 
 /** Empties (or creates) the artifacts directory, keeping .gitkeep-style dotfiles. */

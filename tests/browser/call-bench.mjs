@@ -6,36 +6,21 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
-
-import { CHROMIUM, DESKTOP, PHONE } from './browser.mjs';
+import { DESKTOP, FAKE_MEDIA, launch, PHONE, signInDemo } from './browser.mjs';
 import { startServer } from './server.mjs';
-import { totp } from './totp.mjs';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const argIndex = process.argv.indexOf('--calls');
 const CALLS = argIndex > 0 ? Number(process.argv[argIndex + 1]) : 20;
 
-const launchWithMedia = () => chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
-});
 
 const server = await startServer({ logFile: join(ARTIFACTS, 'call-bench-server.log') });
 const browsers = [];
 try {
   const signIn = async (login, viewport, staff) => {
-    const b = await launchWithMedia();
+    const b = await launch(FAKE_MEDIA);
     browsers.push(b);
-    const page = await (await b.newContext({ viewport, locale: 'zh-CN' })).newPage();
-    await page.goto(`${server.base}/login`);
-    await page.fill('input[name=login]', login);
-    await page.fill('input[name=password]', 'Yiqiao-demo-2026');
-    if (staff) await page.fill('input[name=totp]', totp('JBSWY3DPEHPK3PXP'));
-    await Promise.all([page.waitForURL(/\/home$/), page.click('form[action="/login"] button.primary')]);
-    return page;
+    return (await signInDemo(b, server.base, login, { viewport, staff })).page;
   };
   const p = await signIn('patient', PHONE, false);
   const d = await signIn('specialist', DESKTOP, true);

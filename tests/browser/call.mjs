@@ -18,24 +18,14 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
-
-import { CHROMIUM, DESKTOP, PHONE } from './browser.mjs';
+import { DESKTOP, FAKE_MEDIA, launch, PHONE, signInDemo } from './browser.mjs';
 import { startServer } from './server.mjs';
-import { totp } from './totp.mjs';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 let server;
 const browsers = [];
 
-const launchWithMedia = () => chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  timeout: 60_000,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
-});
 
 let coturn;
 
@@ -81,32 +71,10 @@ const selectedCandidate = (page) => page.evaluate(async () => {
   return pair ? stats.get(pair.localCandidateId)?.candidateType ?? null : null;
 });
 
-// The server refuses a TOTP code a second time (replay protection): a later staff sign-in in the same
-// 30-second window waits for the next code.
-let lastCode = null;
-async function freshTotp() {
-  let code = totp('JBSWY3DPEHPK3PXP');
-  while (code === lastCode) {
-    await new Promise((r) => setTimeout(r, 1000));
-    code = totp('JBSWY3DPEHPK3PXP');
-  }
-  lastCode = code;
-  return code;
-}
-
 async function signIn(login, viewport, staff) {
-  const browser = await launchWithMedia();
+  const browser = await launch(FAKE_MEDIA);
   browsers.push(browser);
-  const ctx = await browser.newContext({ viewport, locale: 'zh-CN', permissions: ['camera', 'microphone'] });
-  const page = await ctx.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.base}/login`);
-  await page.fill('input[name=login]', login);
-  await page.fill('input[name=password]', 'Yiqiao-demo-2026');
-  if (staff) await page.fill('input[name=totp]', await freshTotp());
-  await Promise.all([page.waitForURL(/\/home$/), page.click('form[action="/login"] button.primary')]);
-  return { page, errors };
+  return signInDemo(browser, server.base, login, { viewport, staff, permissions: ['camera', 'microphone'] });
 }
 
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `call-${name}.png`), fullPage: false });

@@ -12,9 +12,8 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { DESKTOP, launch, makeImages, PHONE } from './browser.mjs';
+import { DESKTOP, launch, makeImages, PHONE, signInDemo } from './browser.mjs';
 import { startServer } from './server.mjs';
-import { totp } from './totp.mjs';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -31,18 +30,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function signIn(login, viewport, staff) {
-  const ctx = await browser.newContext({ viewport, locale: 'zh-CN' });
-  const page = await ctx.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.base}/login`);
-  await page.fill('input[name=login]', login);
-  await page.fill('input[name=password]', 'Yiqiao-demo-2026');
-  if (staff) await page.fill('input[name=totp]', totp('JBSWY3DPEHPK3PXP'));
-  await Promise.all([page.waitForURL(/\/home$/), page.click('form[action="/login"] button.primary')]);
-  return { page, errors };
-}
+const signIn = (login, viewport, staff) => signInDemo(browser, server.base, login, { viewport, staff });
 
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `consult-${name}.png`), fullPage: true });
 

@@ -12,9 +12,8 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { DESKTOP, launch, PHONE } from './browser.mjs';
+import { DESKTOP, FAKE_MEDIA, launch, PHONE, signInDemo } from './browser.mjs';
 import { startServer } from './server.mjs';
-import { totp } from './totp.mjs';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -24,7 +23,7 @@ let browser;
 before(async () => {
   server = await startServer({ logFile: join(ARTIFACTS, 'voice-server.log') });
   // A fake microphone (a beeping tone) that needs no permission prompt.
-  browser = await launch(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+  browser = await launch(FAKE_MEDIA);
 });
 
 after(async () => {
@@ -33,17 +32,9 @@ after(async () => {
 });
 
 async function signIn(login, options, staff) {
-  const ctx = await browser.newContext({ locale: 'zh-CN', ...options });
-  await ctx.grantPermissions(['microphone'], { origin: server.base });
-  const page = await ctx.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.base}/login`);
-  await page.fill('input[name=login]', login);
-  await page.fill('input[name=password]', 'Yiqiao-demo-2026');
-  if (staff) await page.fill('input[name=totp]', totp('JBSWY3DPEHPK3PXP'));
-  await Promise.all([page.waitForURL(/\/home$/), page.click('form[action="/login"] button.primary')]);
-  return { ctx, page, errors };
+  const signed = await signInDemo(browser, server.base, login, { ...options, staff });
+  await signed.ctx.grantPermissions(['microphone'], { origin: server.base });
+  return signed;
 }
 
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `voice-${name}.png`), fullPage: true });

@@ -98,7 +98,7 @@ pub async fn upload(
         return Err(AppError::invalid("upload_missing", "Choose a photo or a PDF file."));
     }
     if input.bytes.len() > MAX_ATTACHMENT_BYTES {
-        return Err(AppError::invalid("upload_too_large", "Files must be under 10 MB."));
+        return Err(AppError::invalid("attachment_too_large", "Files must be under 10 MB."));
     }
     if let Some(audio) = super::voice::sniff_audio(&input.bytes) {
         return super::voice::upload(app, who, ctx, consultation_id, audio, input).await;
