@@ -101,7 +101,11 @@ async fn doctor_verification_is_reviewed_and_gates_clinical_use() {
     };
     let r = t.raw(send(vec![("licence_photo", b"GIF89a-not-allowed"), ("employment_proof", b"%PDF-1.4")])).await;
     assert_eq!(r.code(), "upload_type", "type is checked by content");
-    let r = t.raw(send(vec![("licence_photo", png), ("employment_proof", b"%PDF-1.4 proof")])).await;
+    // A 3 MB scan fits (the documents may be up to 5 MB each; axum's default body limit is 2 MB).
+    let mut scan = b"%PDF-1.4 proof\n".to_vec();
+    scan.resize(3 * 1024 * 1024, b' ');
+    let scan: &'static [u8] = Box::leak(scan.into_boxed_slice());
+    let r = t.raw(send(vec![("licence_photo", png), ("employment_proof", scan)])).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let vid = r.json()["id"].as_str().unwrap().to_owned();
     let me = app::account::authenticate(&t.app, &doc).await.unwrap();

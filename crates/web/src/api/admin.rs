@@ -87,6 +87,12 @@ pub async fn my_verification(State(s): State<AppState>, Auth(who): Auth) -> ApiR
     Ok(Json(json!({"verification": verification::my_status(&s.app, &who).await?})))
 }
 
+/// Verification forms carry two documents of up to 5 MB each plus fields (B1); axum's default
+/// 2 MB body limit would cut them off.
+pub(crate) fn verification_body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(2 * app::verification::MAX_UPLOAD_BYTES + 256 * 1024)
+}
+
 /// Reads the verification form (fields and two files) from a multipart body.
 pub(crate) async fn read_verification(mut form: Multipart) -> Result<SubmitVerification, AppError> {
     let mut v = SubmitVerification::default();

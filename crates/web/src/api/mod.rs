@@ -114,7 +114,7 @@ pub fn routes(r: Routes) -> Routes {
             "/api/v1/doctor/verification",
             Roles(&[Role::Doctor]),
             "Submit verification (multipart: licence and employment proof)",
-            admin::submit_verification,
+            admin::submit_verification.layer(admin::verification_body_limit()),
         )
         .get("/api/v1/admin/verifications", Roles(ADMINS), "Pending doctor verifications", admin::queue)
         .post(

@@ -47,7 +47,12 @@ pub fn routes(r: Routes) -> Routes {
         .post("/profile/wards", Roles(&[Role::Patient]), "Register a child", account::add_ward)
         .post("/profile/consents/withdraw", Authenticated, "Withdraw a consent", account::withdraw_consent)
         .get("/doctor/verification", Authenticated, "Doctor verification form and status", admin::verification_form)
-        .post("/doctor/verification", Roles(&[Role::Doctor]), "Submit doctor verification", admin::verification_submit)
+        .post(
+            "/doctor/verification",
+            Roles(&[Role::Doctor]),
+            "Submit doctor verification",
+            admin::verification_submit.layer(crate::api::admin::verification_body_limit()),
+        )
         .get("/admin/verifications", Roles(admins), "Verification review queue", admin::queue)
         .post("/admin/verifications/{id}/decision", Roles(admins), "Approve or reject", admin::decide)
         .get("/admin/verifications/{id}/documents/{which}", Roles(admins), "View an uploaded document", admin::document)
