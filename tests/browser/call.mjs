@@ -19,6 +19,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { DESKTOP, FAKE_MEDIA, launch, PHONE, signInDemo } from './browser.mjs';
+import { consultationWithSpecialist, waitForMedia } from './call-helpers.mjs';
 import { startServer } from './server.mjs';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
@@ -79,29 +80,6 @@ async function signIn(login, viewport, staff) {
 
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `call-${name}.png`), fullPage: false });
 
-/** Inbound media counters from this page's peer connection. */
-const inbound = (page) => page.evaluate(async () => {
-  const out = { framesDecoded: 0, audioPackets: 0 };
-  const pc = window.yiqiaoCall?.pc;
-  if (!pc) return out;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'video') out.framesDecoded += r.framesDecoded ?? 0;
-    if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audioPackets += r.packetsReceived ?? 0;
-  });
-  return out;
-});
-
-async function waitForMedia(page, who) {
-  const deadline = Date.now() + 30_000;
-  let last;
-  while (Date.now() < deadline) {
-    last = await inbound(page);
-    if (last.framesDecoded > 10 && last.audioPackets > 20) return last;
-    await page.waitForTimeout(250);
-  }
-  assert.fail(`${who}: no media received in 30 s (${JSON.stringify(last)})`);
-}
-
 async function holdCall({ relay }) {
   const tag = relay ? 'relay-' : '';
   const patient = await signIn('patient', PHONE, false);
@@ -112,18 +90,7 @@ async function holdCall({ relay }) {
     for (const page of [p, d]) await page.evaluate(() => localStorage.setItem('yiqiao.forceRelay', '1'));
   }
 
-  // A consultation with the specialist, who answers it (calls need the doctor on board).
-  await p.goto(`${server.base}/consultations/new`);
-  const specialist = await p.$eval('select[name=target]', (s) =>
-    [...s.options].find((o) => o.value.startsWith('doctor:') && o.textContent.includes('陈专家')).value);
-  await p.selectOption('select[name=target]', specialist);
-  await p.fill('textarea[name=complaint]', '复诊：最近血压偏高，想视频让医生看看脚踝水肿');
-  await Promise.all([p.waitForURL(/\/consultations\/[0-9a-f-]+$/), p.click('#new-consultation button.primary')]);
-  const conversation = p.url();
-  await d.goto(conversation);
-  await d.fill('#composer textarea', '您好，我们视频看一下。');
-  await d.click('#composer button');
-  await p.waitForFunction(() => document.body.textContent.includes('我们视频看一下'));
+  const conversation = await consultationWithSpecialist(server.base, p, d, '复诊：最近血压偏高，想视频让医生看看脚踝水肿');
 
   // The doctor moves on to another page; the call must ring there.
   await d.goto(`${server.base}/home`);

@@ -24,6 +24,8 @@ pub mod kind {
     pub const FIRST_RESPONSE: &str = "consultation.first_response";
     /// A call nobody answered becomes `missed` (A1).
     pub const CALL_RING_TIMEOUT: &str = "call.ring_timeout";
+    /// A call recording reached the end of its retention period: delete it (F3).
+    pub const RECORDING_PURGE: &str = "call.recording.purge";
 }
 
 /// Schedules `kind` at `due` inside the caller's transaction, so the job exists exactly when the
@@ -137,7 +139,10 @@ async fn dispatch(app: &App, txn: &DatabaseTransaction, job: &j::Model) -> Resul
     let arg = |name: &str| payload[name].as_str().map(str::to_owned).ok_or(AppError::Internal("job argument"));
     match job.kind.as_str() {
         kind::FIRST_RESPONSE => crate::consultation::escalate_if_unanswered(app, txn, &arg("consultation")?).await,
-        kind::CALL_RING_TIMEOUT => crate::call::ring_timeout(app, txn, &arg("call")?).await,
+        kind::CALL_RING_TIMEOUT => {
+            crate::call::ring_timeout(app, txn, &arg("call")?, payload["participant"].as_str()).await
+        }
+        kind::RECORDING_PURGE => crate::call::purge_recording(app, txn, &arg("recording")?).await,
         _ => Err(AppError::Internal("unknown job kind")),
     }
 }

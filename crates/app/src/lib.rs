@@ -50,6 +50,9 @@ pub struct AppConfig {
     pub demo: bool,
     /// STUN/TURN servers handed to call participants (F3).
     pub ice: call::IceConfig,
+    /// How long call recordings are kept (F3: audio/video consultation records at least 3 years;
+    /// smaller values count as 3).
+    pub recording_retention_years: u32,
 }
 
 impl Default for AppConfig {
@@ -62,6 +65,7 @@ impl Default for AppConfig {
             lockout_secs: 15 * 60,
             demo: false,
             ice: call::IceConfig::default(),
+            recording_retention_years: 3,
         }
     }
 }

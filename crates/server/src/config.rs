@@ -27,11 +27,20 @@ pub struct CallsConfig {
     pub turn_urls: Vec<String>,
     pub turn_secret: String,
     pub turn_ttl_secs: i64,
+    /// Years call recordings are kept before a job deletes them (F3: at least 3; smaller values count
+    /// as 3).
+    pub recording_retention_years: u32,
 }
 
 impl Default for CallsConfig {
     fn default() -> Self {
-        Self { stun_urls: Vec::new(), turn_urls: Vec::new(), turn_secret: String::new(), turn_ttl_secs: 3600 }
+        Self {
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: String::new(),
+            turn_ttl_secs: 3600,
+            recording_retention_years: 3,
+        }
     }
 }
 
@@ -197,6 +206,7 @@ impl Config {
                 turn_secret: self.calls.turn_secret.clone(),
                 turn_ttl_secs: self.calls.turn_ttl_secs,
             },
+            recording_retention_years: self.calls.recording_retention_years.max(3),
             ..app::AppConfig::default()
         }
     }

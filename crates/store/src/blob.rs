@@ -102,6 +102,14 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Deletes an object; deleting one that is gone already succeeds.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.inner.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(_) => Err(StoreError::Corrupt),
+        }
+    }
+
     pub async fn get(&self, keys: &KeyRing, key: &str) -> Result<Vec<u8>, StoreError> {
         let got = self.inner.get(&Path::from(key)).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } => StoreError::NotFound,

@@ -14,9 +14,11 @@ enum Who {
     SignedIn,
     /// Only these roles (staff must have passed a second factor).
     Only(&'static [Role]),
+    /// Only a call's guest (the cookie from a one-time link, F3): no user session gets in.
+    GuestOnly,
 }
 
-use Who::{Anyone, Only, SignedIn};
+use Who::{Anyone, GuestOnly, Only, SignedIn};
 
 const ADMINS: &[Role] = &[Role::InstitutionAdmin, Role::PlatformAdmin];
 const AUDIT: &[Role] = &[Role::Auditor, Role::PlatformAdmin];
@@ -50,6 +52,21 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/calls/{id}", SignedIn),
     ("GET", "/api/v1/calls", SignedIn),
     ("POST", "/api/v1/calls/{id}/{action}", SignedIn),
+    ("POST", "/api/v1/calls/{id}/invite", Only(&[Role::Doctor])),
+    ("GET", "/api/v1/calls/{id}/invitable", Only(&[Role::Doctor])),
+    ("POST", "/api/v1/calls/{id}/guests", Only(&[Role::Doctor])),
+    ("POST", "/api/v1/calls/{id}/consent", SignedIn),
+    ("POST", "/api/v1/calls/{id}/recording-request", Only(&[Role::Doctor])),
+    ("POST", "/api/v1/calls/{id}/recordings", Only(&[Role::Doctor])),
+    ("PUT", "/api/v1/recordings/{id}/chunks/{seq}", Only(&[Role::Doctor])),
+    ("POST", "/api/v1/recordings/{id}/finish", Only(&[Role::Doctor])),
+    ("GET", "/api/v1/recordings/{id}", SignedIn),
+    ("GET", "/api/v1/guest/call", GuestOnly),
+    ("POST", "/api/v1/guest/call/{action}", GuestOnly),
+    ("GET", "/api/v1/guest/ws", Anyone),
+    ("GET", "/join/{token}", Anyone),
+    ("POST", "/join/{token}", Anyone),
+    ("GET", "/guest/call", Anyone),
     ("POST", "/api/v1/me/wards", Only(&[Role::Patient])),
     ("GET", "/api/v1/institutions", Anyone),
     ("POST", "/api/v1/institutions", Only(&[Role::PlatformAdmin])),
@@ -204,6 +221,7 @@ async fn every_route_has_an_expected_outcome_for_every_role() {
             let expect_allowed = match who {
                 Anyone | SignedIn => true,
                 Only(rs) => rs.contains(role),
+                GuestOnly => false,
             };
             if denied(&r) == expect_allowed {
                 failures.push(format!(

@@ -1,73 +1,200 @@
 // The call screen (A1, F3): WebRTC in the browser, signaling through our WebSocket.
-// Negotiation follows the "perfect negotiation" pattern: the callee is polite (yields on an offer
-// collision), the caller is not. The callee announces `ready` once its media is attached; the caller
-// adds its tracks then, so no offer is sent before the other page listens. `window.yiqiaoCall.pc` is
-// the RTCPeerConnection (the browser tests read its getStats()).
+//
+// A call is a room of up to six: every pair of browsers has its own RTCPeerConnection (a mesh).
+// Each page load has a random `session`. When its media is ready, a page says `hello` to everyone
+// joined; each of them (re)creates the peer connection to the newcomer and offers. A page that
+// reloads says hello with a new session, so the others drop the old connection and negotiate a new
+// one. Negotiation per pair follows the "perfect negotiation" pattern; the participant with the
+// larger id is the polite one. `window.yiqiaoCall` exposes the peer connections (the browser tests
+// read their getStats()).
+import { setupRoom } from './call-room.js';
+
 const root = document.getElementById('call');
 const t = document.getElementById('call-i18n').dataset;
 const callId = root.dataset.call;
+const me = root.dataset.me;
+const guest = root.dataset.guest === 'true';
 const video = root.dataset.kind === 'video';
-const polite = root.dataset.caller !== 'true';
 const csrf = root.dataset.csrf;
-const back = `/consultations/${root.dataset.consultation}`;
+const back = guest ? null : `/consultations/${root.dataset.consultation}`;
 const params = new URLSearchParams(location.search);
 const statusEl = document.getElementById('call-status');
 const qualityEl = document.getElementById('call-quality');
 const timerEl = document.getElementById('timer');
-const remote = document.getElementById('remote');
+const stage = document.getElementById('stage');
 const local = document.getElementById('local');
 const FINAL = ['ended', 'declined', 'missed', 'cancelled'];
+const session = crypto.randomUUID();
+const iceServers = JSON.parse(root.dataset.ice || '[]');
+// `?relay=1` (or localStorage `yiqiao.forceRelay` = 1) forces TURN: for diagnosing hospital
+// firewalls, and used by the TURN test.
+const relayOnly = params.get('relay') === '1' || localStorage.getItem('yiqiao.forceRelay') === '1';
 
 let state = root.dataset.state;
+let view = null;
 const say = (key) => { statusEl.textContent = t[key] ?? key; };
 
-const pc = new RTCPeerConnection({
-  iceServers: JSON.parse(root.dataset.ice || '[]'),
-  // `?relay=1` (or localStorage `yiqiao.forceRelay` = 1) forces TURN: for diagnosing hospital
-  // firewalls, and used by the TURN test.
-  iceTransportPolicy: params.get('relay') === '1' || localStorage.getItem('yiqiao.forceRelay') === '1' ? 'relay' : 'all',
-});
-window.yiqiaoCall = { pc, callId };
+/** Calls the API as this participant (a guest through its own routes). */
+export async function api(action, body) {
+  const url = guest ? `/api/v1/guest/call/${action}` : `/api/v1/calls/${callId}/${action}`;
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'x-csrf-token': csrf, 'content-type': 'application/json' },
+    body: JSON.stringify(body ?? {}),
+  });
+  const v = await r.json().catch(() => ({}));
+  if (!r.ok) throw Object.assign(new Error(v.error?.message ?? r.statusText), { code: v.error?.code });
+  return v;
+}
 
+// --- Signaling -------------------------------------------------------------------------------
 let ws;
 let wsDelay = 1000;
 const outbox = [];
-const send = (data) => {
-  const frame = JSON.stringify({ type: 'signal', call_id: callId, data });
+const send = (data, to) => {
+  const frame = JSON.stringify({ type: 'signal', call_id: callId, to, data: { ...data, session } });
   if (ws?.readyState === WebSocket.OPEN) ws.send(frame); else outbox.push(frame);
 };
 
-let makingOffer = false;
-let ignoreOffer = false;
-pc.onnegotiationneeded = async () => {
-  try {
-    makingOffer = true;
-    await pc.setLocalDescription();
-    send({ description: pc.localDescription });
-  } catch (e) {
-    console.warn('negotiation failed', e);
-  } finally {
-    makingOffer = false;
-  }
-};
-pc.onicecandidate = ({ candidate }) => { if (candidate) send({ candidate }); };
-pc.ontrack = ({ track, streams }) => {
-  remote.srcObject = streams[0] ?? new MediaStream([track]);
-};
+// --- Peers -----------------------------------------------------------------------------------
+/** id → { pc, session, polite, makingOffer, ignoreOffer, tile, media, stream } */
+const peers = new Map();
+let stream = null;
+let mediaReady = null;
 
+function nameOf(id) {
+  return view?.participants.find((p) => p.id === id)?.name ?? '';
+}
+
+function tileFor(id) {
+  let tile = stage.querySelector(`figure[data-peer="${CSS.escape(id)}"]`);
+  if (!tile) {
+    tile = document.createElement('figure');
+    tile.className = 'tile';
+    tile.dataset.peer = id;
+    const media = document.createElement('video');
+    media.autoplay = true;
+    media.playsInline = true;
+    const cap = document.createElement('figcaption');
+    tile.append(media, cap);
+    stage.insertBefore(tile, stage.querySelector('figure.me'));
+  }
+  tile.querySelector('figcaption').textContent = nameOf(id);
+  stage.dataset.count = String(stage.querySelectorAll('figure').length);
+  return tile;
+}
+
+function dropPeer(id) {
+  const p = peers.get(id);
+  if (!p) return;
+  p.pc.close();
+  peers.delete(id);
+  stage.querySelector(`figure[data-peer="${CSS.escape(id)}"]`)?.remove();
+  stage.dataset.count = String(stage.querySelectorAll('figure').length);
+  room.peersChanged();
+}
+
+function newPeer(id, theirSession) {
+  dropPeer(id);
+  const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? 'relay' : 'all' });
+  const p = { pc, session: theirSession, polite: me > id, makingOffer: false, ignoreOffer: false, stream: null };
+  p.tile = tileFor(id);
+  peers.set(id, p);
+  const to = (data) => send({ ...data, to_session: p.session }, id);
+  pc.onnegotiationneeded = async () => {
+    try {
+      p.makingOffer = true;
+      await pc.setLocalDescription();
+      to({ description: pc.localDescription });
+    } catch (e) {
+      console.warn('negotiation failed', e);
+    } finally {
+      p.makingOffer = false;
+    }
+  };
+  pc.onicecandidate = ({ candidate }) => { if (candidate) to({ candidate }); };
+  pc.ontrack = ({ track, streams }) => {
+    p.stream = streams[0] ?? new MediaStream([track]);
+    p.tile.querySelector('video').srcObject = p.stream;
+    room.peersChanged();
+  };
+  pc.onconnectionstatechange = () => {
+    const s = pc.connectionState;
+    if (s === 'failed' && !p.polite) pc.restartIce();
+    updateStatus();
+  };
+  p.send = to;
+  if (stream) {
+    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+  } else {
+    // No camera or microphone: receive anyway.
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (video) pc.addTransceiver('video', { direction: 'recvonly' });
+  }
+  room.peersChanged();
+  return p;
+}
+
+async function onSignal(from, data) {
+  if (data.to_session && data.to_session !== session) return; // for this participant's previous page
+  let p = peers.get(from);
+  if (data.hello) {
+    // A newcomer, or a participant who reloaded: a fresh connection to their new page.
+    if (!p || p.session !== data.session) newPeer(from, data.session);
+    return;
+  }
+  const { description, candidate } = data;
+  if (description) {
+    if (!p || p.session !== data.session) {
+      if (description.type !== 'offer') return;
+      p = newPeer(from, data.session);
+    }
+    const { pc } = p;
+    const collision = description.type === 'offer' && (p.makingOffer || pc.signalingState !== 'stable');
+    p.ignoreOffer = !p.polite && collision;
+    if (p.ignoreOffer) return;
+    await pc.setRemoteDescription(description);
+    if (description.type === 'offer') {
+      await pc.setLocalDescription();
+      p.send({ description: pc.localDescription });
+    }
+  } else if (candidate && p && p.session === data.session) {
+    try {
+      await p.pc.addIceCandidate(candidate);
+    } catch (e) {
+      if (!p.ignoreOffer) console.warn('bad candidate', e);
+    }
+  }
+}
+
+// Media: microphone (and camera for video), once per page. Without them the call still receives.
+function attachMedia() {
+  mediaReady ??= (async () => {
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: video ? { facingMode: 'user' } : false });
+      local.srcObject = stream;
+    } catch (e) {
+      console.warn('no media', e);
+      statusEl.textContent = t.noMedia;
+    }
+  })();
+  return mediaReady;
+}
+
+// --- State -----------------------------------------------------------------------------------
 let started = null;
-pc.onconnectionstatechange = () => {
-  const s = pc.connectionState;
-  if (s === 'connected') {
+function updateStatus() {
+  if (FINAL.includes(state)) return;
+  const states = [...peers.values()].map((p) => p.pc.connectionState);
+  if (states.includes('connected')) {
     say('active');
     started ??= Date.now();
-  } else if (s === 'disconnected') {
+  } else if (states.some((s) => s === 'disconnected' || s === 'failed')) {
     say('reconnecting');
-  } else if (s === 'failed') {
-    say('reconnecting');
-    pc.restartIce();
+  } else {
+    say(state === 'ringing' ? 'ringing' : 'connecting');
   }
-};
+}
 setInterval(() => {
   if (started && !FINAL.includes(state)) {
     const s = Math.floor((Date.now() - started) / 1000);
@@ -75,78 +202,53 @@ setInterval(() => {
   }
 }, 1000);
 
-async function onSignal({ description, candidate, ready }) {
-  if (ready && !polite) {
-    await attachMedia();
-    return;
+function onView(v) {
+  view = v;
+  state = v.state;
+  // Whoever is no longer in the call: close their connection.
+  for (const id of [...peers.keys()]) {
+    if (v.participants.find((p) => p.id === id)?.state !== 'joined') dropPeer(id);
   }
-  if (description) {
-    const collision = description.type === 'offer' && (makingOffer || pc.signalingState !== 'stable');
-    ignoreOffer = !polite && collision;
-    if (ignoreOffer) return;
-    await pc.setRemoteDescription(description);
-    if (description.type === 'offer') {
-      await pc.setLocalDescription();
-      send({ description: pc.localDescription });
-    }
-  } else if (candidate) {
-    try {
-      await pc.addIceCandidate(candidate);
-    } catch (e) {
-      if (!ignoreOffer) console.warn('bad candidate', e);
-    }
-  }
+  for (const [id, p] of peers) p.tile.querySelector('figcaption').textContent = nameOf(id);
+  const others = v.participants.filter((p) => p.id !== me && ['joined', 'invited'].includes(p.state)).map((p) => p.name);
+  if (others.length) document.getElementById('call-title').textContent = others.join('、');
+  room.render(v);
+  if (FINAL.includes(state)) finish(state);
+  else updateStatus();
 }
 
-// Media: microphone (and camera for video). Without them the call still receives.
-let stream = null;
-let attached = false;
-async function attachMedia() {
-  if (attached) return;
-  attached = true;
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: video ? { facingMode: 'user' } : false });
-    local.srcObject = stream;
-    for (const track of stream.getTracks()) pc.addTrack(track, stream);
-  } catch (e) {
-    console.warn('no media', e);
-    statusEl.textContent = t.noMedia;
-    // Receive anyway.
-    pc.addTransceiver('audio', { direction: 'recvonly' });
-    if (video) pc.addTransceiver('video', { direction: 'recvonly' });
-  }
-}
-
-function finish(final) {
+let finished = false;
+async function finish(final) {
+  if (finished) return;
+  finished = true;
   state = final;
   say(final);
   qualityEl.hidden = true;
+  await room.stop();
   for (const tr of stream?.getTracks() ?? []) tr.stop();
-  pc.close();
+  for (const id of [...peers.keys()]) dropPeer(id);
   document.querySelector('.call-controls').hidden = true;
-  setTimeout(() => { location.href = back; }, 2500);
+  if (back) setTimeout(() => { location.href = back; }, 2500);
+  else document.getElementById('guest-thanks').hidden = false;
 }
 
 function connect() {
-  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`);
+  const path = guest ? '/api/v1/guest/ws' : '/api/v1/ws';
+  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`);
   ws.onopen = async () => {
     wsDelay = 1000;
     while (outbox.length) ws.send(outbox.shift());
-    if (state === 'active' && polite) {
-      // The callee: media first, then tell the caller to start.
-      await attachMedia();
-      send({ ready: true });
-    }
+    await attachMedia();
+    send({ hello: true });
   };
   ws.onmessage = async (e) => {
     let ev;
     try { ev = JSON.parse(e.data); } catch { return; }
     if (ev.type === 'signal' && ev.call_id === callId) {
-      await onSignal(ev.data);
+      await attachMedia();
+      await onSignal(ev.from, ev.data);
     } else if (ev.type === 'call' && ev.call.id === callId) {
-      state = ev.call.state;
-      if (FINAL.includes(state)) finish(state);
-      else if (state === 'active') say('connecting');
+      onView(ev.call);
     }
   };
   ws.onclose = () => {
@@ -157,26 +259,29 @@ function connect() {
 }
 
 // "The other side's network is poor": packet loss or round-trip time from WebRTC stats.
-let lastLost = 0;
-let lastRecv = 0;
+const lastCounts = new Map();
 setInterval(async () => {
-  if (pc.connectionState !== 'connected') return;
-  let lost = 0;
-  let recv = 0;
-  let rtt = 0;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === 'inbound-rtp') { lost += r.packetsLost ?? 0; recv += r.packetsReceived ?? 0; }
-    if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated) rtt = r.currentRoundTripTime ?? 0;
-  });
-  const dLost = lost - lastLost;
-  const dRecv = recv - lastRecv;
-  lastLost = lost;
-  lastRecv = recv;
-  const lossy = dRecv + dLost > 0 && dLost / (dRecv + dLost) > 0.05;
-  qualityEl.hidden = !(lossy || rtt > 0.4);
+  let poor = false;
+  for (const [id, p] of peers) {
+    if (p.pc.connectionState !== 'connected') continue;
+    let lost = 0;
+    let recv = 0;
+    let rtt = 0;
+    (await p.pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp') { lost += r.packetsLost ?? 0; recv += r.packetsReceived ?? 0; }
+      if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated) rtt = r.currentRoundTripTime ?? 0;
+    });
+    const [lastLost, lastRecv] = lastCounts.get(id) ?? [0, 0];
+    lastCounts.set(id, [lost, recv]);
+    const dLost = lost - lastLost;
+    const dRecv = recv - lastRecv;
+    const lossy = dRecv + dLost > 0 && dLost / (dRecv + dLost) > 0.05;
+    poor ||= lossy || rtt > 0.4;
+  }
+  qualityEl.hidden = !poor;
 }, 2000);
 
-// Controls.
+// --- Controls --------------------------------------------------------------------------------
 const toggle = (id, on, offLabel, onLabel) => {
   const b = document.getElementById(id);
   b.setAttribute('aria-pressed', String(on));
@@ -188,7 +293,10 @@ document.getElementById('mute').onclick = () => {
   for (const tr of tracks) tr.enabled = !muted;
   toggle('mute', muted, t.mute, t.unmute);
 };
-const videoSender = () => pc.getSenders().find((s) => s.track?.kind === 'video');
+const videoSenders = () => [...peers.values()]
+  .map((p) => p.pc.getTransceivers().find((tr) => tr.receiver.track.kind === 'video')?.sender)
+  .filter(Boolean);
+const replaceVideo = (track) => Promise.all(videoSenders().map((s) => s.replaceTrack(track)));
 document.getElementById('camera')?.addEventListener('click', () => {
   const tracks = stream?.getVideoTracks() ?? [];
   const off = tracks.some((tr) => tr.enabled);
@@ -202,7 +310,7 @@ document.getElementById('switch')?.addEventListener('click', async () => {
   cameraIndex = (cameraIndex + 1) % cams.length;
   const next = await navigator.mediaDevices.getUserMedia({ video: { deviceId: { exact: cams[cameraIndex].deviceId } } });
   const track = next.getVideoTracks()[0];
-  await videoSender()?.replaceTrack(track);
+  await replaceVideo(track);
   for (const old of stream.getVideoTracks()) { stream.removeTrack(old); old.stop(); }
   stream.addTrack(track);
   local.srcObject = stream;
@@ -213,32 +321,57 @@ document.getElementById('share')?.addEventListener('click', async () => {
   if (sharing) {
     sharing.stop();
     sharing = null;
-    await videoSender()?.replaceTrack(camera ?? null);
+    await replaceVideo(camera ?? null);
     toggle('share', false, t.share, t.stopShare);
     return;
   }
   try {
     const screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
     sharing = screen.getVideoTracks()[0];
-    await videoSender()?.replaceTrack(sharing);
+    await replaceVideo(sharing);
     toggle('share', true, t.share, t.stopShare);
     sharing.onended = async () => {
       sharing = null;
-      await videoSender()?.replaceTrack(camera ?? null);
+      await replaceVideo(camera ?? null);
       toggle('share', false, t.share, t.stopShare);
     };
   } catch (e) {
     console.warn('screen share refused', e);
   }
 });
-document.getElementById('hangup').onclick = async () => {
-  await fetch(`/api/v1/calls/${callId}/hangup`, { method: 'POST', headers: { 'x-csrf-token': csrf } });
-  finish(state === 'ringing' ? 'cancelled' : 'ended');
+const leave = async (action) => {
+  await room.stop();
+  try {
+    onView(await api(action));
+  } catch {
+    finish(state === 'ringing' ? 'cancelled' : 'ended');
+  }
+  if (!FINAL.includes(state)) finish('ended');
+};
+document.getElementById('hangup').onclick = () => leave('hangup');
+document.getElementById('end-all')?.addEventListener('click', () => leave('end'));
+
+const room = setupRoom({
+  t, callId, me, guest, video, csrf, api, onView,
+  peers: () => peers,
+  localStream: () => stream,
+  localVideo: local,
+});
+
+window.yiqiaoCall = {
+  callId,
+  session,
+  /** Peer connections by participant id. */
+  peers,
+  /** The first peer connection (two-person calls). */
+  get pc() { return peers.values().next().value?.pc ?? null; },
 };
 
 if (FINAL.includes(state)) {
   finish(state);
 } else {
   say(state === 'active' ? 'connecting' : 'ringing');
+  const initial = await fetch(guest ? '/api/v1/guest/call' : `/api/v1/calls/${callId}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if (initial) onView(initial);
   connect();
 }

@@ -87,6 +87,24 @@ if (chat) {
     lastSeq = Math.max(lastSeq, m.seq);
     const li = document.createElement('li');
     li.dataset.seq = m.seq;
+    if (m.recording) {
+      // F3: a consented call recording, playable here (participants and care team; audited).
+      li.className = 'msg system recording-entry';
+      const note = document.createElement('div');
+      note.className = 'bubble';
+      const title = document.createElement('strong');
+      const d = m.recording.duration_secs;
+      title.textContent = `${i18n.recording} · ${String(Math.floor(d / 60)).padStart(2, '0')}:${String(d % 60).padStart(2, '0')}`;
+      const player = document.createElement(m.recording.content_type.startsWith('video/') ? 'video' : 'audio');
+      player.controls = true;
+      player.preload = 'metadata';
+      player.setAttribute('playsinline', '');
+      player.src = `/api/v1/recordings/${m.recording.recording_id}`;
+      note.append(title, ` · ${m.sender_name}`, player);
+      li.append(note);
+      list.append(li);
+      return;
+    }
     if (m.kind === 'handover' || m.call) {
       li.className = m.call ? 'msg system call-entry' : 'msg system';
       const note = document.createElement('div');

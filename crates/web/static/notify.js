@@ -24,7 +24,8 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
   const rings = new Map();
   const ring = (call) => {
     const shown = rings.get(call.id);
-    if (call.state !== 'ringing' || call.is_caller) {
+    // Ring while my invitation is open (the first ring, or a doctor invited into a running call).
+    if (call.my_state !== 'invited' || !['ringing', 'active'].includes(call.state)) {
       shown?.remove();
       rings.delete(call.id);
       return;

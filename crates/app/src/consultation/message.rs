@@ -36,6 +36,8 @@ pub struct MessageView {
     pub calculator: Option<domain::calculator::CalculatorCard>,
     /// For `call` messages: the call's kind, outcome and length (A1).
     pub call: Option<CallRecord>,
+    /// For `recording` messages: a consented call recording (F3).
+    pub recording: Option<RecordingRef>,
 }
 
 /// An education article as a message refers to it.
@@ -107,8 +109,10 @@ impl App {
             None
         };
         let call = if row.kind == "call" { serde_json::from_str::<CallRecord>(&body).ok() } else { None };
+        let recording = if row.kind == "recording" { serde_json::from_str::<RecordingRef>(&body).ok() } else { None };
         let text = match (&attachment, &plan) {
             _ if call.is_some() => call.as_ref().map(CallRecord::summary).unwrap_or_default(),
+            _ if recording.is_some() => recording.as_ref().map(RecordingRef::summary).unwrap_or_default(),
             _ if article.is_some() => article.as_ref().map(|a| a.title_zh.clone()).unwrap_or_default(),
             _ if calculator.is_some() => {
                 calculator.as_ref().map(domain::calculator::CalculatorCard::summary).unwrap_or_default()
@@ -124,6 +128,7 @@ impl App {
             article,
             calculator,
             call,
+            recording,
             sender_name: self.open_str("users", "display_name_enc", &u.id, &u.display_name_enc)?,
             id: row.id,
             consultation_id: row.consultation_id,
@@ -163,6 +168,34 @@ impl CallRecord {
             "missed" => format!("{kind} 未接听 missed"),
             _ => format!("{kind} 已取消 cancelled"),
         }
+    }
+}
+
+/// A call recording as the conversation keeps it (F3).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RecordingRef {
+    pub recording_id: String,
+    pub call_id: String,
+    /// The call's kind: `voice` or `video`.
+    pub kind: String,
+    pub content_type: String,
+    pub duration_secs: i64,
+    pub size_bytes: i64,
+}
+
+impl RecordingRef {
+    /// `03:25`.
+    pub fn duration(&self) -> String {
+        format!("{:02}:{:02}", self.duration_secs / 60, self.duration_secs % 60)
+    }
+
+    pub fn is_video(&self) -> bool {
+        self.content_type.starts_with("video/")
+    }
+
+    /// A one-line text for notifications, search and exports.
+    pub fn summary(&self) -> String {
+        format!("通话录制 call recording {}", self.duration())
     }
 }
 

@@ -21,8 +21,8 @@ pub use history::{HistoryItem, patient_history};
 pub use lifecycle::{claim, close, escalate_if_unanswered, handover, rate};
 pub(crate) use message::system_entry;
 pub use message::{
-    AttachmentRef, CallRecord, MessageView, mark_read, messages, send_article, send_calculator, send_medication_plan,
-    send_message, typing,
+    AttachmentRef, CallRecord, MessageView, RecordingRef, mark_read, messages, send_article, send_calculator,
+    send_medication_plan, send_message, typing,
 };
 pub use search::{SearchHit, SearchInput, search};
 pub use start::{DoctorListing, StartConsultation, list_doctors, start};

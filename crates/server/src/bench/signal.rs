@@ -42,7 +42,7 @@ pub(super) async fn run(
     let consultation = app::consultation::start(app, &who, &ctx, input).await?;
     let call = app::call::start(app, &who, &ctx, &consultation.s.id, "video").await?;
     let doc = app::account::authenticate(app, &doctor.token).await?;
-    app::call::act(app, &doc, &ctx, &call.id, "accept").await?;
+    app::call::act(app, app::call::Party::User(&doc), &ctx, &call.id, "accept").await?;
 
     let mut tx = chat::open_socket(addr, &patient.token).await?;
     let mut rx = chat::open_socket(addr, &doctor.token).await?;

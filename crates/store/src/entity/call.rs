@@ -19,6 +19,8 @@ pub struct Model {
     pub answered_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
     pub ended_by: Option<String>,
+    /// When the host asked everyone to consent to recording.
+    pub recording_requested_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m0007_institution_sla;
 mod m0008_saved_articles;
 mod m0009_jobs;
 mod m0010_calls;
+mod m0011_call_rooms;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_saved_articles::Migration),
             Box::new(m0009_jobs::Migration),
             Box::new(m0010_calls::Migration),
+            Box::new(m0011_call_rooms::Migration),
         ]
     }
 }

@@ -90,6 +90,11 @@ pub async fn list_as_doctor(db: &impl ConnectionTrait, scope: &ConsultationScope
         .await?)
 }
 
+/// A consultation by id, unscoped (callers checked access another way).
+pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<c::Model, StoreError> {
+    c::Entity::find_by_id(id.to_owned()).one(db).await?.ok_or(StoreError::NotFound)
+}
+
 /// One consultation locked for update, for internal follow-ups whose access was checked on another
 /// row (a call's participants).
 pub async fn get_for_update(txn: &DatabaseTransaction, id: &str) -> Result<c::Model, StoreError> {

@@ -294,30 +294,9 @@ pub async fn attachment(
     Query(q): Query<ThumbQuery>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<axum::response::Response> {
-    use axum::{http::header, response::IntoResponse};
     let thumb = q.thumb.is_some_and(|t| t == "1" || t == "true");
     let (ct, bytes) = consultation::attachment::fetch(&s.app, &who, &c.ctx, &id, thumb).await?;
-    let common = [
-        (header::CONTENT_TYPE, ct),
-        (header::CACHE_CONTROL, "private, no-store".to_owned()),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-        (header::ACCEPT_RANGES, "bytes".to_owned()),
-    ];
-    let len = bytes.len();
-    // A1: voice messages play (and seek) through byte ranges.
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    Ok(match super::range::parse(range, len) {
-        super::range::Ranged::Full => (common, bytes).into_response(),
-        super::range::Ranged::Part(r) => {
-            let content_range = format!("bytes {}-{}/{len}", r.start(), r.end());
-            let part = bytes.get(r).map(<[u8]>::to_vec).unwrap_or_default();
-            (StatusCode::PARTIAL_CONTENT, common, [(header::CONTENT_RANGE, content_range)], part).into_response()
-        }
-        super::range::Ranged::Unsatisfiable => {
-            (StatusCode::RANGE_NOT_SATISFIABLE, common, [(header::CONTENT_RANGE, format!("bytes */{len}"))])
-                .into_response()
-        }
-    })
+    Ok(super::range::media_response(&headers, ct, bytes))
 }
 
 #[derive(Deserialize)]

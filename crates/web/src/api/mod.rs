@@ -4,7 +4,7 @@
 mod account;
 pub(crate) mod admin;
 mod auth;
-mod calls;
+pub(crate) mod calls;
 pub(crate) mod consultation;
 pub(crate) mod export;
 mod range;
@@ -225,9 +225,71 @@ pub fn routes(r: Routes) -> Routes {
         .post(
             "/api/v1/calls/{id}/{action}",
             Authenticated,
-            "accept, decline or hangup a call (participants only)",
+            "accept, decline or hangup a call, or end it for everyone (participants only)",
             calls::act,
         )
+        .post(
+            "/api/v1/calls/{id}/invite",
+            Roles(&[Role::Doctor]),
+            "The consultation's doctor rings another verified doctor into the call {user_id} (up to 6 people)",
+            calls::invite,
+        )
+        .get(
+            "/api/v1/calls/{id}/invitable",
+            Roles(&[Role::Doctor]),
+            "Verified doctors the consultation's doctor may invite (?q= name, specialty)",
+            calls::invitable,
+        )
+        .post(
+            "/api/v1/calls/{id}/guests",
+            Roles(&[Role::Doctor]),
+            "A one-time guest link {name, role: family|interpreter} that expires in 30 minutes",
+            calls::guest_link,
+        )
+        .post(
+            "/api/v1/calls/{id}/consent",
+            Authenticated,
+            "Answer the recording question {allow} (participants in the call; audited)",
+            calls::consent,
+        )
+        .post(
+            "/api/v1/calls/{id}/recording-request",
+            Roles(&[Role::Doctor]),
+            "Ask everyone in the call to consent to recording",
+            calls::request_recording,
+        )
+        .post(
+            "/api/v1/calls/{id}/recordings",
+            Roles(&[Role::Doctor]),
+            "Start recording {content_type} once everyone in the call consented",
+            calls::start_recording,
+        )
+        .put(
+            "/api/v1/recordings/{id}/chunks/{seq}",
+            Roles(&[Role::Doctor]),
+            "Upload chunk seq (0, 1, …) of a running recording (raw media bytes, up to 16 MB)",
+            calls::chunk.layer(calls::chunk_body_limit()),
+        )
+        .post(
+            "/api/v1/recordings/{id}/finish",
+            Roles(&[Role::Doctor]),
+            "Finish a recording: it joins the consultation's timeline",
+            calls::finish_recording,
+        )
+        .get(
+            "/api/v1/recordings/{id}",
+            Authenticated,
+            "A call recording (byte ranges); participants and care team only, audited",
+            calls::recording,
+        )
+        .get("/api/v1/guest/call", Public, "A guest's call (guest cookie from a one-time link)", calls::guest_call)
+        .post(
+            "/api/v1/guest/call/{action}",
+            Public,
+            "A guest hangs up or answers the recording question {allow} (guest cookie + X-CSRF-Token)",
+            calls::guest_act,
+        )
+        .get("/api/v1/guest/ws", Public, "A guest's realtime channel: call state and signaling only", ws::guest_upgrade)
         .post(
             "/api/v1/consultations/{id}/attachments",
             Authenticated,

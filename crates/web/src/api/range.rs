@@ -44,6 +44,35 @@ pub fn parse(header: Option<&str>, len: usize) -> Ranged {
     if len == 0 || *range.start() >= len { Ranged::Unsatisfiable } else { Ranged::Part(range) }
 }
 
+/// A private media body (attachment, recording) answering a single `Range` with 206 (A1: voice
+/// messages and recordings play and seek through byte ranges; iOS needs them).
+pub fn media_response(headers: &axum::http::HeaderMap, ct: String, bytes: Vec<u8>) -> axum::response::Response {
+    use axum::{
+        http::{StatusCode, header},
+        response::IntoResponse,
+    };
+    let common = [
+        (header::CONTENT_TYPE, ct),
+        (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (header::ACCEPT_RANGES, "bytes".to_owned()),
+    ];
+    let len = bytes.len();
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    match parse(range, len) {
+        Ranged::Full => (common, bytes).into_response(),
+        Ranged::Part(r) => {
+            let content_range = format!("bytes {}-{}/{len}", r.start(), r.end());
+            let part = bytes.get(r).map(<[u8]>::to_vec).unwrap_or_default();
+            (StatusCode::PARTIAL_CONTENT, common, [(header::CONTENT_RANGE, content_range)], part).into_response()
+        }
+        Ranged::Unsatisfiable => {
+            (StatusCode::RANGE_NOT_SATISFIABLE, common, [(header::CONTENT_RANGE, format!("bytes */{len}"))])
+                .into_response()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

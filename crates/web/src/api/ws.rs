@@ -32,7 +32,7 @@ pub async fn upgrade(
     if c.via_cookie && !same_origin(&headers) {
         return axum::http::StatusCode::FORBIDDEN.into_response();
     }
-    ws.on_upgrade(move |socket| serve(s, who, c.ctx, socket))
+    ws.on_upgrade(move |socket| serve(s, Peer::User(who), c.ctx, socket))
 }
 
 /// Whether the `Origin` header, when present, names the host the request was sent to.
@@ -59,19 +59,53 @@ enum ClientEvent {
         client_id: String,
         text: String,
     },
-    /// WebRTC signaling for a call (F3): relayed to the call's other participant only.
+    /// WebRTC signaling for a call (F3): relayed to one joined participant (`to`) or to all of them.
     Signal {
         call_id: String,
+        #[serde(default)]
+        to: Option<String>,
         data: serde_json::Value,
     },
 }
 
-async fn serve(s: AppState, who: Principal, ctx: RequestCtx, mut socket: WebSocket) {
+/// Who is on the other end of a socket: a signed-in user, or a guest of one call (signaling only).
+enum Peer {
+    User(Principal),
+    Guest(app::call::Guest),
+}
+
+impl Peer {
+    fn id(&self) -> &str {
+        match self {
+            Self::User(p) => &p.user_id,
+            Self::Guest(g) => &g.participant_id,
+        }
+    }
+}
+
+/// `GET /api/v1/guest/ws`: a guest's socket (the cookie from their one-time link), for their call's
+/// signaling and state only.
+pub async fn guest_upgrade(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return axum::http::StatusCode::FORBIDDEN.into_response();
+    }
+    match super::calls::guest_of(&s, &headers, false).await {
+        Ok(g) => ws.on_upgrade(move |socket| serve(s, Peer::Guest(g), c.ctx, socket)),
+        Err(e) => crate::error::ApiError(e).into_response(),
+    }
+}
+
+async fn serve(s: AppState, who: Peer, ctx: RequestCtx, mut socket: WebSocket) {
     let mut events = s.app.bus.subscribe();
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
-                Ok(ev) if ev.recipients.iter().any(|r| r == &who.user_id) => {
+                Ok(ev) if ev.recipients.iter().any(|r| r == who.id()) => {
                     if socket.send(Message::Text(ev.payload.to_string().into())).await.is_err() {
                         break;
                     }
@@ -100,10 +134,24 @@ async fn serve(s: AppState, who: Principal, ctx: RequestCtx, mut socket: WebSock
     }
 }
 
-async fn handle(s: &AppState, who: &Principal, ctx: &RequestCtx, text: &str) -> Option<serde_json::Value> {
+async fn handle(s: &AppState, peer: &Peer, ctx: &RequestCtx, text: &str) -> Option<serde_json::Value> {
     let Ok(ev) = serde_json::from_str::<ClientEvent>(text) else {
         return Some(json!({"type": "error", "code": "bad_event", "message": "Unknown event."}));
     };
+    let who = match (peer, ev) {
+        (Peer::Guest(g), ClientEvent::Signal { call_id, to, data }) => {
+            let party = app::call::Party::Guest(g);
+            return app::call::signal(&s.app, party, &call_id, to.as_deref(), data)
+                .await
+                .err()
+                .map(|e| json!({"type": "error", "code": e.code(), "message": crate::error::public_message(&e)}));
+        }
+        (Peer::Guest(_), _) => {
+            return Some(json!({"type": "error", "code": "bad_event", "message": "Guests only signal."}));
+        }
+        (Peer::User(p), ev) => (p, ev),
+    };
+    let (who, ev) = who;
     let result = match ev {
         ClientEvent::Typing { consultation_id } => {
             consultation::typing(&s.app, who, &consultation_id).await.map(|()| None)
@@ -111,7 +159,9 @@ async fn handle(s: &AppState, who: &Principal, ctx: &RequestCtx, text: &str) -> 
         ClientEvent::Read { consultation_id, seq } => {
             consultation::mark_read(&s.app, who, &consultation_id, seq).await.map(|()| None)
         }
-        ClientEvent::Signal { call_id, data } => app::call::signal(&s.app, who, &call_id, data).await.map(|()| None),
+        ClientEvent::Signal { call_id, to, data } => {
+            app::call::signal(&s.app, app::call::Party::User(who), &call_id, to.as_deref(), data).await.map(|()| None)
+        }
         ClientEvent::Send { consultation_id, client_id, text } => {
             consultation::send_message(&s.app, who, ctx, &consultation_id, &client_id, &text)
                 .await

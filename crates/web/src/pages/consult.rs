@@ -527,40 +527,6 @@ pub async fn start_call(
 }
 
 #[derive(Template)]
-#[template(path = "call_check.html")]
-pub struct CallCheckPage {
-    pub c: Chrome,
-    pub ice_json: String,
-}
-
-/// The pre-call check (F3): camera, microphone, connection and TURN relay, with advice.
-pub async fn call_check(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth) -> PageResult {
-    let ice_json = app::call::ice_servers(&s.app, &who.user_id).to_string();
-    Ok(render(&CallCheckPage { c: Chrome::new(&a, "/consultations"), ice_json }))
-}
-
-#[derive(Template)]
-#[template(path = "call.html")]
-pub struct CallPage {
-    pub c: Chrome,
-    pub call: app::call::CallView,
-    pub ice_json: String,
-    pub peer: String,
-}
-
-/// The call screen: video, controls and live state; WebRTC runs in `static/call.js`.
-pub async fn call_page(
-    State(s): State<AppState>,
-    Caller(a): Caller,
-    Auth(who): Auth,
-    Path(id): Path<String>,
-) -> PageResult {
-    let call = app::call::get(&s.app, &who, &id).await.map_err(|e| PageError::new(e, &a))?;
-    let peer = if call.is_caller { call.callee_name.clone() } else { call.caller_name.clone() };
-    Ok(render(&CallPage { c: Chrome::new(&a, "/consultations"), ice_json: call.ice_servers.to_string(), call, peer }))
-}
-
-#[derive(Template)]
 #[template(path = "article.html")]
 pub struct ArticlePage {
     pub c: Chrome,

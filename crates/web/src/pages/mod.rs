@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod call;
 mod consult;
 mod home;
 mod red_flags;
@@ -69,8 +70,11 @@ pub fn routes(r: Routes) -> Routes {
         )
         .post("/consultations/{id}/article", Roles(&[Role::Doctor]), "Send an education article", consult::article_card)
         .post("/consultations/{id}/call", Authenticated, "Start a voice or video call", consult::start_call)
-        .get("/calls/check", Authenticated, "Pre-call check: camera, microphone, network", consult::call_check)
-        .get("/calls/{id}", Authenticated, "The call screen (participants only)", consult::call_page)
+        .get("/calls/check", Authenticated, "Pre-call check: camera, microphone, network", call::check)
+        .get("/calls/{id}", Authenticated, "The call screen (participants only)", call::page)
+        .get("/join/{token}", Public, "A guest's one-time call link: who invites them, and Join", call::join_page)
+        .post("/join/{token}", Public, "A guest joins: the link is used up, a call-only cookie is set", call::join)
+        .get("/guest/call", Public, "The call screen for a guest (cookie from a one-time link)", call::guest_page)
         .post(
             "/consultations/{id}/calculator",
             Roles(&[Role::Doctor]),
