@@ -54,6 +54,8 @@ test('three people see and hear each other; a guest link works once; a consented
   const doctor = await signIn('specialist', DESKTOP, true);
   const p = patient.page;
   const d = doctor.page;
+  const doctorConsole = [];
+  d.on('console', (m) => doctorConsole.push(`${m.type()}: ${m.text()}`));
   const conversation = await consultationWithSpecialist(server.base, p, d, '复诊：想请家人一起视频听医生解释检查结果');
 
   // The doctor calls from the conversation; the patient's page rings and they accept.
@@ -124,7 +126,14 @@ test('three people see and hear each other; a guest link works once; a consented
   await d.waitForTimeout(1000);
   assert.equal(await d.isHidden('#rec-badge'), true, 'not recording before everyone consented');
   await g.click('#consent-yes');
-  for (const page of [d, p, g]) await page.waitForSelector('#rec-badge:not([hidden])', { timeout: 15_000 });
+  try {
+    for (const page of [d, p, g]) await page.waitForSelector('#rec-badge:not([hidden])', { timeout: 15_000 });
+  } catch (e) {
+    // What the doctor's page knew, for the report.
+    console.log('# doctor console:', JSON.stringify(doctorConsole));
+    console.log('# doctor view:', JSON.stringify(await d.evaluate(() => window.yiqiaoCall.view())));
+    throw e;
+  }
   await shot(g, 'guest-recording-360');
   // Chunks go up every few seconds while the call runs.
   await d.waitForFunction(() => (window.yiqiaoCall.recording?.seq ?? 0) >= 2, null, { timeout: 20_000 });

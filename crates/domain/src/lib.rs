@@ -32,6 +32,7 @@ pub mod icd10;
 pub mod id_document;
 pub mod ids;
 pub mod mask;
+pub mod reading;
 pub mod role;
 pub mod screening;
 pub mod search;

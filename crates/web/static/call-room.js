@@ -10,7 +10,7 @@
 
 const CHUNK_MS = 3000;
 
-export function setupRoom({ t, callId, me, guest, video, csrf, api, onView, peers, localStream, localVideo }) {
+export function setupRoom({ t, callId, me, guest, video, csrf, api, apiView, peers, localStream, localVideo }) {
   const roster = document.getElementById('roster');
   const consentBox = document.getElementById('consent');
   const badge = document.getElementById('rec-badge');
@@ -42,7 +42,7 @@ export function setupRoom({ t, callId, me, guest, video, csrf, api, onView, peer
   // --- Consent ----------------------------------------------------------------------------------
   const answer = async (allow) => {
     consentBox.hidden = true;
-    try { onView(await api('consent', { allow })); } catch (e) { console.warn('consent', e); }
+    try { await apiView('consent', { allow }); } catch (e) { console.warn('consent', e); }
   };
   document.getElementById('consent-yes').onclick = () => answer(true);
   document.getElementById('consent-no').onclick = () => answer(false);
@@ -70,7 +70,7 @@ export function setupRoom({ t, callId, me, guest, video, csrf, api, onView, peer
       b.onclick = async () => {
         b.disabled = true;
         try {
-          onView(await api('invite', { user_id: d.id }));
+          await apiView('invite', { user_id: d.id });
           li.remove();
         } catch (e) {
           showError(e);
@@ -256,7 +256,7 @@ export function setupRoom({ t, callId, me, guest, video, csrf, api, onView, peer
     if (wantRecording) return;
     wantRecording = true;
     renderRecordButton();
-    try { onView(await api('recording-request')); } catch (e) { console.warn(e); wantRecording = false; renderRecordButton(); }
+    try { await apiView('recording-request'); } catch (e) { console.warn(e); wantRecording = false; renderRecordButton(); }
   });
 
   return {

@@ -2,10 +2,11 @@
 //
 // A call is a room of up to six: every pair of browsers has its own RTCPeerConnection (a mesh).
 // Each page load has a random `session`. When its media is ready, a page says `hello` to everyone
-// joined; each of them (re)creates the peer connection to the newcomer and offers. A page that
+// joined. In each pair the participant with the smaller id starts the connection (creates it and
+// offers); the other one answers a hello with its own hello addressed to that page. A page that
 // reloads says hello with a new session, so the others drop the old connection and negotiate a new
-// one. Negotiation per pair follows the "perfect negotiation" pattern; the participant with the
-// larger id is the polite one. `window.yiqiaoCall` exposes the peer connections (the browser tests
+// one. Negotiation per pair follows the "perfect negotiation" pattern (the larger id is polite) for
+// later renegotiations (ICE restarts). `window.yiqiaoCall` exposes the peer connections (the browser tests
 // read their getStats()).
 import { setupRoom } from './call-room.js';
 
@@ -32,6 +33,8 @@ const relayOnly = params.get('relay') === '1' || localStorage.getItem('yiqiao.fo
 
 let state = root.dataset.state;
 let view = null;
+/** `call` events seen on the socket: an HTTP answer older than the latest event is not applied. */
+let callEvents = 0;
 const say = (key) => { statusEl.textContent = t[key] ?? key; };
 
 /** Calls the API as this participant (a guest through its own routes). */
@@ -44,6 +47,17 @@ export async function api(action, body) {
   });
   const v = await r.json().catch(() => ({}));
   if (!r.ok) throw Object.assign(new Error(v.error?.message ?? r.statusText), { code: v.error?.code });
+  return v;
+}
+
+/**
+ * Calls the API and shows the room it answers, unless a `call` event arrived meanwhile (that one is
+ * newer: applying the answer would step back, e.g. hide a recording that just started).
+ */
+async function apiView(action, body) {
+  const seen = callEvents;
+  const v = await api(action, body);
+  if (callEvents === seen) onView(v);
   return v;
 }
 
@@ -87,6 +101,7 @@ function tileFor(id) {
 function dropPeer(id) {
   const p = peers.get(id);
   if (!p) return;
+  clearInterval(p.watchdog);
   p.pc.close();
   peers.delete(id);
   stage.querySelector(`figure[data-peer="${CSS.escape(id)}"]`)?.remove();
@@ -102,6 +117,7 @@ function newPeer(id, theirSession) {
   peers.set(id, p);
   const to = (data) => send({ ...data, to_session: p.session }, id);
   pc.onnegotiationneeded = async () => {
+    debug('negotiationneeded', id.slice(-6), pc.signalingState);
     try {
       p.makingOffer = true;
       await pc.setLocalDescription();
@@ -120,10 +136,30 @@ function newPeer(id, theirSession) {
   };
   pc.onconnectionstatechange = () => {
     const s = pc.connectionState;
+    debug('state', id.slice(-6), s, pc.signalingState);
     if (s === 'failed' && !p.polite) pc.restartIce();
     updateStatus();
   };
   p.send = to;
+  // Self-healing: a connection that is not up after 8 s is negotiated again with fresh ICE (a lost
+  // offer, answer or candidate, or checks that timed out). The impolite side restarts; the polite
+  // side asks it to.
+  p.since = Date.now();
+  p.watchdog = setInterval(async () => {
+    if (['connected', 'closed'].includes(pc.connectionState) || Date.now() - p.since < 8000) return;
+    p.since = Date.now();
+    debug('watchdog', id.slice(-6), pc.connectionState, pc.signalingState);
+    if (p.polite) {
+      to({ restart: true });
+      return;
+    }
+    try {
+      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      pc.restartIce();
+    } catch (e) {
+      console.warn('restart failed', e);
+    }
+  }, 2000);
   if (stream) {
     for (const track of stream.getTracks()) pc.addTrack(track, stream);
   } else {
@@ -135,12 +171,27 @@ function newPeer(id, theirSession) {
   return p;
 }
 
+// `localStorage["yiqiao.callDebug"] = "1"` logs the negotiation to the console.
+const debug = localStorage.getItem('yiqiao.callDebug') === '1' ? (...a) => console.log('[call]', ...a) : () => {};
+
 async function onSignal(from, data) {
+  debug('recv', from.slice(-6), Object.keys(data).join(','), data.description?.type ?? '', data.session?.slice(0, 6), data.to_session?.slice(0, 6));
   if (data.to_session && data.to_session !== session) return; // for this participant's previous page
   let p = peers.get(from);
   if (data.hello) {
-    // A newcomer, or a participant who reloaded: a fresh connection to their new page.
-    if (!p || p.session !== data.session) newPeer(from, data.session);
+    // A newcomer, or a participant who reloaded: a fresh connection to their new page. One side of
+    // each pair starts it (the impolite one, the smaller id), so two offers never cross; the other
+    // side answers the hello with its own, addressed to that page.
+    if (p && p.session === data.session) return;
+    if (me < from) newPeer(from, data.session);
+    else {
+      dropPeer(from);
+      send({ hello: true, to_session: data.session }, from);
+    }
+    return;
+  }
+  if (data.restart) {
+    if (p && p.session === data.session && !p.polite) p.pc.restartIce();
     return;
   }
   const { description, candidate } = data;
@@ -232,12 +283,23 @@ async function finish(final) {
   else document.getElementById('guest-thanks').hidden = false;
 }
 
+// The room as the server has it now: on (re)connecting and after a `resync`, events may have been
+// missed. A `call` event that arrives while the fetch runs is newer, and wins.
+function refreshView() {
+  const seen = callEvents;
+  fetch(guest ? '/api/v1/guest/call' : `/api/v1/calls/${callId}`)
+    .then((r) => (r.ok ? r.json() : null))
+    .then((v) => { if (v && callEvents === seen) onView(v); })
+    .catch(() => {});
+}
+
 function connect() {
   const path = guest ? '/api/v1/guest/ws' : '/api/v1/ws';
   ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`);
   ws.onopen = async () => {
     wsDelay = 1000;
     while (outbox.length) ws.send(outbox.shift());
+    refreshView();
     await attachMedia();
     send({ hello: true });
   };
@@ -248,7 +310,10 @@ function connect() {
       await attachMedia();
       await onSignal(ev.from, ev.data);
     } else if (ev.type === 'call' && ev.call.id === callId) {
+      callEvents += 1;
       onView(ev.call);
+    } else if (ev.type === 'resync') {
+      refreshView();
     }
   };
   ws.onclose = () => {
@@ -257,6 +322,14 @@ function connect() {
     wsDelay = Math.min(wsDelay * 2, 10000);
   };
 }
+
+// Someone in the room we have no connection with (our hello, or their offer, was lost): say hello
+// again. Pages that already know this session ignore it.
+setInterval(() => {
+  if (!view || FINAL.includes(state) || ws?.readyState !== WebSocket.OPEN) return;
+  const missing = view.participants.some((p) => p.id !== me && p.state === 'joined' && !peers.has(p.id));
+  if (missing && mediaReady) send({ hello: true });
+}, 5000);
 
 // "The other side's network is poor": packet loss or round-trip time from WebRTC stats.
 const lastCounts = new Map();
@@ -352,7 +425,7 @@ document.getElementById('hangup').onclick = () => leave('hangup');
 document.getElementById('end-all')?.addEventListener('click', () => leave('end'));
 
 const room = setupRoom({
-  t, callId, me, guest, video, csrf, api, onView,
+  t, callId, me, guest, video, csrf, api, apiView,
   peers: () => peers,
   localStream: () => stream,
   localVideo: local,
@@ -363,6 +436,8 @@ window.yiqiaoCall = {
   session,
   /** Peer connections by participant id. */
   peers,
+  /** The room as this page last saw it (diagnostics). */
+  view: () => view,
   /** The first peer connection (two-person calls). */
   get pc() { return peers.values().next().value?.pc ?? null; },
 };
@@ -371,7 +446,6 @@ if (FINAL.includes(state)) {
   finish(state);
 } else {
   say(state === 'active' ? 'connecting' : 'ringing');
-  const initial = await fetch(guest ? '/api/v1/guest/call' : `/api/v1/calls/${callId}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
-  if (initial) onView(initial);
+  // Signaling (it sets up the media); the room's roster comes with the socket.
   connect();
 }

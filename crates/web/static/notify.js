@@ -37,7 +37,7 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
     bar.setAttribute('role', 'alertdialog');
     bar.id = `ring-${call.id}`;
     const text = document.createElement('strong');
-    text.textContent = `${call.caller_name} ${call.kind === 'video' ? d.ringingVideo : d.ringingVoice}`;
+    text.textContent = `${call.invited_by_name || call.caller_name} ${call.kind === 'video' ? d.ringingVideo : d.ringingVoice}`;
     const act = async (action) => {
       const r = await fetch(`/api/v1/calls/${call.id}/${action}`, { method: 'POST', headers: { 'x-csrf-token': d.csrf } });
       bar.remove();

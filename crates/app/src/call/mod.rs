@@ -125,6 +125,14 @@ impl Party<'_> {
         }
     }
 
+    /// A guest's cookie names one call: any other room id does not exist for them.
+    fn may_ask_for(&self, call_id: &str) -> Result<(), AppError> {
+        match self {
+            Self::Guest(g) if g.call_id != call_id => Err(AppError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
     /// Audit entry for this party's action.
     async fn record(
         &self,
@@ -177,6 +185,8 @@ pub struct CallView {
     pub me: String,
     pub my_role: String,
     pub my_state: String,
+    /// Who invited the viewer (the ring says who is calling).
+    pub invited_by_name: String,
     /// Whether the viewer may invite people and record (the consultation's doctor, in the call).
     pub can_manage: bool,
     pub participants: Vec<ParticipantView>,
@@ -225,32 +235,23 @@ impl Room {
 
     /// The room if `party` was ever part of it; not found otherwise (room ids are not confirmed).
     async fn for_party(app: &App, db: &impl ConnectionTrait, party: Party<'_>, id: &str) -> Result<Self, AppError> {
-        if let Party::Guest(g) = party
-            && g.call_id != id
-        {
-            return Err(AppError::NotFound);
-        }
+        party.may_ask_for(id)?;
         let call = repo::call::find(db, id).await?.ok_or(AppError::NotFound)?;
-        let room = Self::load(app, db, call).await?;
-        if room.member(party.id()).is_none() {
-            return Err(AppError::NotFound);
-        }
-        Ok(room)
+        Self::load(app, db, call).await?.with_member(party)
     }
 
     /// Like [`Room::for_party`] with the call row locked for a change.
     async fn lock_for(app: &App, txn: &DatabaseTransaction, party: Party<'_>, id: &str) -> Result<Self, AppError> {
-        if let Party::Guest(g) = party
-            && g.call_id != id
-        {
-            return Err(AppError::NotFound);
-        }
+        party.may_ask_for(id)?;
         let call = repo::call::lock(txn, id).await?.ok_or(AppError::NotFound)?;
-        let room = Self::load(app, txn, call).await?;
-        if room.member(party.id()).is_none() {
+        Self::load(app, txn, call).await?.with_member(party)
+    }
+
+    fn with_member(self, party: Party<'_>) -> Result<Self, AppError> {
+        if self.member(party.id()).is_none() {
             return Err(AppError::NotFound);
         }
-        Ok(room)
+        Ok(self)
     }
 
     fn member(&self, id: &str) -> Option<&p::Model> {
@@ -296,6 +297,7 @@ impl Room {
             me: viewer.to_owned(),
             my_role: me.map(|m| m.role.clone()).unwrap_or_default(),
             my_state: me.map(|m| m.state.clone()).unwrap_or_default(),
+            invited_by_name: me.map(|m| self.name(&m.invited_by)).unwrap_or_default(),
             can_manage: self.manager(viewer),
             participants: self
                 .people
@@ -588,18 +590,13 @@ pub async fn signal(app: &App, party: Party<'_>, id: &str, to: Option<&str>, dat
     if !data.is_object() || data.to_string().len() > MAX_SIGNAL_BYTES {
         return Err(AppError::invalid("signal_invalid", "A signal is a JSON object under 64 KiB."));
     }
-    if let Party::Guest(g) = party
-        && g.call_id != id
-    {
-        return Err(AppError::NotFound);
-    }
-    let db = &app.store.db;
-    let call = repo::call::find(db, id).await?.ok_or(AppError::NotFound)?;
-    let people = repo::call::participants(db, id).await?;
+    party.may_ask_for(id)?;
+    // One read per frame: nobody is `joined` in a call that is over (`settle` moves them to `left`).
+    let people = repo::call::participants(&app.store.db, id).await?;
     let me = party.id();
     match people.iter().find(|m| m.participant_id == me).map(|m| m.state.as_str()) {
         None => return Err(AppError::NotFound),
-        Some("joined") if matches!(call.state.as_str(), "ringing" | "active") => {}
+        Some("joined") => {}
         Some(_) => return Err(AppError::invalid("call_state", "You are not in this call.")),
     }
     let recipients: Vec<String> = people
