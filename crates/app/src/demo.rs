@@ -215,7 +215,11 @@ pub async fn seed(app: &App) -> Result<(), AppError> {
         .await?;
     }
     txn.commit().await?;
-    Ok(())
+    // D5: the demo patient is on a hypertension plan run by the demo doctor, with a paired BP monitor.
+    let patient =
+        repo::user::find_by_login(&app.store.db, "patient").await?.ok_or(AppError::Internal("demo patient"))?;
+    let doctor = repo::user::find_by_login(&app.store.db, "doctor").await?.ok_or(AppError::Internal("demo doctor"))?;
+    crate::monitoring::seed_demo(app, &patient.id, &doctor.id, "demo-bp-1", "demo-device-secret").await
 }
 
 /// Logins and roles, for the banner `serve --demo` prints.

@@ -14,6 +14,7 @@ pub mod health_record;
 pub mod institution;
 pub mod jobs;
 pub mod keys;
+pub mod monitoring;
 pub mod principal;
 pub mod verification;
 

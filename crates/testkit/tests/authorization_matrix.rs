@@ -16,9 +16,11 @@ enum Who {
     Only(&'static [Role]),
     /// Only a call's guest (the cookie from a one-time link, F3): no user session gets in.
     GuestOnly,
+    /// Only a paired device (`Authorization: Device …`, D5): no user session gets in.
+    DeviceOnly,
 }
 
-use Who::{Anyone, GuestOnly, Only, SignedIn};
+use Who::{Anyone, DeviceOnly, GuestOnly, Only, SignedIn};
 
 const ADMINS: &[Role] = &[Role::InstitutionAdmin, Role::PlatformAdmin];
 const AUDIT: &[Role] = &[Role::Auditor, Role::PlatformAdmin];
@@ -67,6 +69,13 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("GET", "/join/{token}", Anyone),
     ("POST", "/join/{token}", Anyone),
     ("GET", "/guest/call", Anyone),
+    ("POST", "/api/v1/device-readings", DeviceOnly),
+    ("GET", "/api/v1/alerts", SignedIn),
+    ("POST", "/api/v1/alerts/{id}/ack", Only(&[Role::Doctor])),
+    ("GET", "/api/v1/patients/{id}/observations", SignedIn),
+    ("POST", "/api/v1/patients/{id}/plans", Only(&[Role::Doctor])),
+    ("GET", "/api/v1/patients/{id}/plans", SignedIn),
+    ("POST", "/api/v1/patients/{id}/devices", SignedIn),
     ("POST", "/api/v1/me/wards", Only(&[Role::Patient])),
     ("GET", "/api/v1/institutions", Anyone),
     ("POST", "/api/v1/institutions", Only(&[Role::PlatformAdmin])),
@@ -221,7 +230,7 @@ async fn every_route_has_an_expected_outcome_for_every_role() {
             let expect_allowed = match who {
                 Anyone | SignedIn => true,
                 Only(rs) => rs.contains(role),
-                GuestOnly => false,
+                GuestOnly | DeviceOnly => false,
             };
             if denied(&r) == expect_allowed {
                 failures.push(format!(

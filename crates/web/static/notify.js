@@ -56,6 +56,31 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
     document.body.append(bar);
     rings.set(call.id, bar);
   };
+  // Monitoring alerts (D4): an abnormal reading of a patient on my follow-up plan, shown on every page
+  // until acknowledged; urgent ones stand out.
+  const alerts = new Map();
+  const showAlert = (a) => {
+    if (a.state !== 'open' || alerts.has(a.id)) return;
+    const d = document.body.dataset;
+    const bar = document.createElement('div');
+    bar.className = `monitor-alert ${a.severity}`;
+    bar.setAttribute('role', a.severity === 'urgent' ? 'alertdialog' : 'status');
+    bar.dataset.alert = a.id;
+    const text = document.createElement('strong');
+    const label = a.severity === 'urgent' ? d.alertUrgent : d.alertWarning;
+    text.textContent = `${label} · ${a.patient_name} · ${a.reading?.summary ?? ''}`;
+    const ack = document.createElement('button');
+    ack.className = 'primary';
+    ack.textContent = d.alertAck;
+    ack.onclick = async () => {
+      const r = await fetch(`/api/v1/alerts/${a.id}/ack`, { method: 'POST', headers: { 'x-csrf-token': d.csrf } });
+      if (r.ok) { bar.remove(); alerts.delete(a.id); }
+    };
+    bar.append(text, ack);
+    document.body.append(bar);
+    alerts.set(a.id, bar);
+  };
+  fetch('/api/v1/alerts').then((r) => (r.ok ? r.json() : { items: [] })).then((v) => v.items.forEach(showAlert)).catch(() => {});
   // A call that started ringing before this page opened.
   fetch('/api/v1/calls').then((r) => (r.ok ? r.json() : { items: [] })).then((v) => v.items.forEach(ring)).catch(() => {});
   const open = () => {
@@ -65,6 +90,7 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
       let ev;
       try { ev = JSON.parse(e.data); } catch { return; }
       if (ev.type === 'call') ring(ev.call);
+      if (ev.type === 'alert') showAlert(ev.alert);
       if (livePage) return;
       if (ev.type === 'message' && ev.message.sender !== document.body.dataset.me) {
         count += 1;

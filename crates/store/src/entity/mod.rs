@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table. Ids are UUIDv7 strings; `_enc` fields are `crypto` blobs.
 
+pub mod alert;
 pub mod annotation;
 pub mod app_meta;
 pub mod attachment;
@@ -15,10 +16,13 @@ pub mod consultation_diagnosis;
 pub mod consultation_message;
 pub mod consultation_read;
 pub mod department;
+pub mod device;
 pub mod doctor_verification;
 pub mod file;
+pub mod followup_plan;
 pub mod institution;
 pub mod job;
+pub mod observation;
 pub mod patient_profile;
 pub mod red_flag_term;
 pub mod saved_article;

@@ -14,6 +14,7 @@ mod m0008_saved_articles;
 mod m0009_jobs;
 mod m0010_calls;
 mod m0011_call_rooms;
+mod m0012_monitoring;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_jobs::Migration),
             Box::new(m0010_calls::Migration),
             Box::new(m0011_call_rooms::Migration),
+            Box::new(m0012_monitoring::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ pub mod health_record;
 pub mod institution;
 pub mod job;
 pub mod meta;
+pub mod monitoring;
 pub mod patient;
 pub mod red_flag;
 pub mod reencrypt;

@@ -7,6 +7,7 @@ mod auth;
 pub(crate) mod calls;
 pub(crate) mod consultation;
 pub(crate) mod export;
+mod monitoring;
 mod range;
 mod ws;
 
@@ -345,4 +346,31 @@ pub fn routes(r: Routes) -> Routes {
             consultation::correct,
         )
         .get("/api/v1/ws", Authenticated, "WebSocket: live messages, receipts, typing, queue updates", ws::upgrade)
+        .post(
+            "/api/v1/device-readings",
+            Public,
+            "A paired device sends readings (Authorization: Device <id>:<secret>; FHIR Observation, compact JSON or a batch); docs/DEVICES.md",
+            monitoring::device_readings,
+        )
+        .get("/api/v1/alerts", Authenticated, "The caller's open alerts (urgent first)", monitoring::alerts)
+        .post("/api/v1/alerts/{id}/ack", Roles(&[Role::Doctor]), "Acknowledge an alert (its doctor)", monitoring::acknowledge)
+        .get(
+            "/api/v1/patients/{id}/observations",
+            Authenticated,
+            "A patient's readings ?code=LOINC&from=&to= (the patient or their care team; audited)",
+            monitoring::observations,
+        )
+        .post(
+            "/api/v1/patients/{id}/plans",
+            Roles(&[Role::Doctor]),
+            "Start a follow-up plan {template: hypertension|diabetes|custom, thresholds?}",
+            monitoring::create_plan,
+        )
+        .get("/api/v1/patients/{id}/plans", Authenticated, "A patient's active follow-up plans", monitoring::plans)
+        .post(
+            "/api/v1/patients/{id}/devices",
+            Authenticated,
+            "Pair a device {device_id, kind, label}; the answer shows its secret once",
+            monitoring::pair_device,
+        )
 }

@@ -1,0 +1,532 @@
+//! Chronic-care monitoring (D2, D4, D5): a doctor puts a patient on a follow-up plan with alert
+//! thresholds; the patient (or a nurse) pairs a device with a per-device secret; devices send readings
+//! (HTTP now, MQTT with the same payloads); each reading is checked, stored once in canonical units
+//! with its values sealed (S1), and checked against the plan's rules; an abnormal one raises an alert
+//! that reaches the plan's doctor live and stays open until acknowledged.
+//!
+//! Care relationship: the patient themself, or staff who are the doctor of one of the patient's
+//! consultations or run an active plan for them. Every read of readings is audited.
+
+pub mod payload;
+
+use chrono::{DateTime, Utc};
+use domain::{
+    Role,
+    reading::{Reading, ReadingKind, Severity, Thresholds},
+};
+use serde::Serialize;
+use serde_json::json;
+use store::{
+    entity::{alert as a, device as d, followup_plan as p, observation as o},
+    repo,
+};
+
+use crate::{App, AppError, Principal, RequestCtx, audit::Subject, bus::Event, consultation};
+
+/// Whether `who` may see and act on `patient_id`'s monitoring data.
+async fn cares_for(app: &App, who: &Principal, patient_id: &str) -> Result<bool, AppError> {
+    if who.user_id == patient_id {
+        return Ok(true);
+    }
+    if !(who.has(Role::Doctor) || who.has(Role::Nurse)) {
+        return Ok(false);
+    }
+    let db = &app.store.db;
+    if repo::monitoring::doctor_has_plan(db, &who.user_id, patient_id).await? {
+        return Ok(true);
+    }
+    let scope = consultation::scope_for(db, who).await?;
+    Ok(!repo::consultation::list_scoped_for_patient(db, &scope, patient_id).await?.is_empty())
+}
+
+async fn require_care(app: &App, who: &Principal, patient_id: &str) -> Result<(), AppError> {
+    if cares_for(app, who, patient_id).await? { Ok(()) } else { Err(AppError::NotFound) }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanView {
+    pub id: String,
+    pub patient_id: String,
+    pub doctor_id: String,
+    pub doctor_name: String,
+    pub template: String,
+    pub title: String,
+    pub measures: serde_json::Value,
+    pub thresholds: Thresholds,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+}
+
+async fn plan_view(app: &App, row: p::Model) -> Result<PlanView, AppError> {
+    Ok(PlanView {
+        doctor_name: consultation::display_name(app, &app.store.db, &row.doctor_id).await?,
+        measures: serde_json::from_str(&row.measures).unwrap_or_default(),
+        thresholds: serde_json::from_str(&row.thresholds).unwrap_or_default(),
+        id: row.id,
+        patient_id: row.patient_id,
+        doctor_id: row.doctor_id,
+        template: row.template,
+        title: row.title,
+        state: row.state,
+        created_at: row.created_at,
+    })
+}
+
+/// What a plan template measures and how often (RFC 5545 rules; reminders follow them).
+fn template_measures(template: &str) -> Option<(&'static str, serde_json::Value)> {
+    Some(match template {
+        "hypertension" => (
+            "高血压随访 Hypertension follow-up",
+            json!([
+                {"kind": "blood-pressure", "rrule": "FREQ=DAILY;BYHOUR=7,19;BYMINUTE=0"},
+                {"kind": "weight", "rrule": "FREQ=WEEKLY;BYDAY=MO;BYHOUR=7;BYMINUTE=30"},
+                {"visit": "monthly BP review", "rrule": "FREQ=MONTHLY"}
+            ]),
+        ),
+        "diabetes" => (
+            "2型糖尿病随访 Type 2 diabetes follow-up",
+            json!([
+                {"kind": "glucose", "context": "fasting", "rrule": "FREQ=DAILY;BYHOUR=7;BYMINUTE=0"},
+                {"kind": "glucose", "context": "post-meal", "rrule": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0"},
+                {"kind": "weight", "rrule": "FREQ=WEEKLY;BYDAY=MO;BYHOUR=7;BYMINUTE=30"},
+                {"visit": "quarterly HbA1c review", "rrule": "FREQ=MONTHLY;INTERVAL=3"}
+            ]),
+        ),
+        "custom" => ("随访计划 Follow-up plan", json!([])),
+        _ => return None,
+    })
+}
+
+/// A doctor who cares for the patient starts a plan from a template (thresholds default to the
+/// guidelines' values unless given).
+pub async fn create_plan(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    template: &str,
+    thresholds: Option<Thresholds>,
+) -> Result<PlanView, AppError> {
+    if !who.has(Role::Doctor) {
+        return Err(AppError::Forbidden);
+    }
+    require_care(app, who, patient_id).await?;
+    let (title, measures) = template_measures(template)
+        .ok_or_else(|| AppError::invalid("plan_template", "A plan starts from hypertension, diabetes or custom."))?;
+    let row = p::Model {
+        id: domain::FileId::new().to_string(),
+        patient_id: patient_id.to_owned(),
+        doctor_id: who.user_id.clone(),
+        template: template.to_owned(),
+        title: title.to_owned(),
+        measures: measures.to_string(),
+        thresholds: serde_json::to_string(&thresholds.unwrap_or_default()).map_err(|_| AppError::Internal("json"))?,
+        state: "active".into(),
+        created_at: app.clock.now(),
+        ended_at: None,
+    };
+    let txn = app.store.begin_write().await?;
+    repo::monitoring::insert_plan(&txn, row.clone()).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "plan.create",
+        Subject { patient_id: Some(patient_id), resource: Some(&row.id) },
+        template,
+    )
+    .await?;
+    txn.commit().await?;
+    plan_view(app, row).await
+}
+
+/// The patient's active plans.
+pub async fn plans(app: &App, who: &Principal, patient_id: &str) -> Result<Vec<PlanView>, AppError> {
+    require_care(app, who, patient_id).await?;
+    let mut out = Vec::new();
+    for row in repo::monitoring::active_plans(&app.store.db, patient_id).await? {
+        out.push(plan_view(app, row).await?);
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairedDevice {
+    pub device_id: String,
+    pub patient_id: String,
+    pub kind: ReadingKind,
+    pub label: String,
+    /// Shown once, at pairing: configure it in the device (or its gateway).
+    pub secret: String,
+}
+
+/// Pairs a device to the patient (the patient, or staff caring for them). `secret` is generated
+/// unless given (demo and makers' factory secrets); at least 16 characters.
+pub async fn pair_device(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    device_id: &str,
+    kind: ReadingKind,
+    label: &str,
+    secret: Option<&str>,
+) -> Result<PairedDevice, AppError> {
+    require_care(app, who, patient_id).await?;
+    let device_id = device_id.trim();
+    if device_id.is_empty()
+        || device_id.len() > 64
+        || !device_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+    {
+        return Err(AppError::invalid("device_id", "A device id is 1 to 64 letters, digits, - _ . or :."));
+    }
+    let secret = match secret {
+        Some(s) if s.len() >= 16 => s.to_owned(),
+        Some(_) => return Err(AppError::invalid("device_secret", "A device secret has at least 16 characters.")),
+        None => crate::account::random_token()?,
+    };
+    let txn = app.store.begin_write().await?;
+    if repo::monitoring::device(&txn, device_id).await?.is_some() {
+        return Err(AppError::invalid("device_paired", "This device is already paired."));
+    }
+    let row = d::Model {
+        id: device_id.to_owned(),
+        patient_id: patient_id.to_owned(),
+        kind: kind.as_str().to_owned(),
+        label: label.trim().chars().take(60).collect(),
+        secret_enc: app.seal("devices", "secret_enc", device_id, secret.as_bytes())?,
+        paired_by: who.user_id.clone(),
+        paired_at: app.clock.now(),
+        revoked_at: None,
+    };
+    repo::monitoring::insert_device(&txn, row.clone()).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "device.pair",
+        Subject { patient_id: Some(patient_id), resource: Some(device_id) },
+        kind.as_str(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(PairedDevice { device_id: row.id, patient_id: row.patient_id, kind, label: row.label, secret })
+}
+
+/// The paired device behind `Authorization: Device <id>:<secret>`.
+pub async fn authenticate_device(app: &App, device_id: &str, secret: &str) -> Result<d::Model, AppError> {
+    let row = repo::monitoring::device(&app.store.db, device_id).await?.filter(|d| d.revoked_at.is_none());
+    let row = row.ok_or(AppError::Unauthenticated)?;
+    let stored = app.open("devices", "secret_enc", &row.id, &row.secret_enc)?;
+    // Compare digests, so the time taken says nothing about the secret.
+    if crypto::hmac_sha256(&stored, b"device") != crypto::hmac_sha256(secret.as_bytes(), b"device") {
+        return Err(AppError::Unauthenticated);
+    }
+    Ok(row)
+}
+
+/// A stored reading.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObservationView {
+    pub id: String,
+    pub patient_id: String,
+    pub kind: ReadingKind,
+    /// LOINC.
+    pub code: String,
+    pub unit: &'static str,
+    pub values: std::collections::BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<domain::reading::GlucoseContext>,
+    pub summary: String,
+    pub measured_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub source: String,
+    pub device_id: Option<String>,
+    pub reading_id: Option<String>,
+    /// The alert this reading raised, if any (`urgent`: the patient is told what to do now).
+    pub alert: Option<AlertBrief>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertBrief {
+    pub id: String,
+    pub severity: Severity,
+    pub rule: String,
+}
+
+fn reading_of(app: &App, row: &o::Model) -> Result<Reading, AppError> {
+    let plain = app.open("observations", "values_enc", &row.id, &row.values_enc)?;
+    serde_json::from_slice(&plain).map_err(|_| AppError::Internal("stored reading"))
+}
+
+fn observation_view(app: &App, row: o::Model, alert: Option<&a::Model>) -> Result<ObservationView, AppError> {
+    let r = reading_of(app, &row)?;
+    Ok(ObservationView {
+        unit: r.kind.unit(),
+        summary: r.summary(),
+        kind: r.kind,
+        values: r.values,
+        context: r.context,
+        id: row.id,
+        patient_id: row.patient_id,
+        code: row.code,
+        measured_at: row.measured_at,
+        received_at: row.received_at,
+        source: row.source,
+        device_id: row.device_id,
+        reading_id: row.reading_id,
+        alert: alert.map(|a| AlertBrief {
+            id: a.id.clone(),
+            severity: a.severity.parse().unwrap_or(Severity::Warning),
+            rule: a.rule.clone(),
+        }),
+    })
+}
+
+/// Stores a device's readings (one or a batch). Each is stored once per (device, reading id): a
+/// duplicate answers the stored reading with `created = false`. Nothing is stored when any item of
+/// the body is invalid; the refusal is logged.
+pub async fn ingest(
+    app: &App,
+    device: &d::Model,
+    body: &serde_json::Value,
+) -> Result<(Vec<(ObservationView, bool)>, bool), AppError> {
+    let now = app.clock.now();
+    let (items, batch) = payload::parse_body(body, now).inspect_err(|e| {
+        tracing::warn!(device = %device.id, code = e.code(), "device reading refused: {e}");
+    })?;
+    let txn = app.store.begin_write().await?;
+    let plan = repo::monitoring::active_plans(&txn, &device.patient_id).await?.into_iter().next();
+    let thresholds: Thresholds =
+        plan.as_ref().and_then(|p| serde_json::from_str(&p.thresholds).ok()).unwrap_or_default();
+    let mut out = Vec::with_capacity(items.len());
+    let mut events = Vec::new();
+    for item in items {
+        if let Some(row) = repo::monitoring::observation_by_reading(&txn, &device.id, &item.reading_id).await? {
+            let alert = repo::monitoring::alerts_of(&txn, &row.id).await?.into_iter().next();
+            out.push((observation_view(app, row, alert.as_ref())?, false));
+            continue;
+        }
+        let recent = repo::monitoring::above_target_since(
+            &txn,
+            &device.patient_id,
+            item.reading.kind.as_str(),
+            item.measured_at - chrono::Duration::days(7),
+        )
+        .await?;
+        let id = domain::FileId::new().to_string();
+        let reading_json = serde_json::to_vec(&item.reading).map_err(|_| AppError::Internal("json"))?;
+        let row = o::Model {
+            values_enc: app.seal("observations", "values_enc", &id, &reading_json)?,
+            id,
+            patient_id: device.patient_id.clone(),
+            kind: item.reading.kind.as_str().to_owned(),
+            code: item.reading.kind.loinc().to_owned(),
+            measured_at: item.measured_at,
+            received_at: now,
+            source: "device".into(),
+            device_id: Some(device.id.clone()),
+            reading_id: Some(item.reading_id.clone()),
+            above_target: thresholds.above_target(&item.reading),
+        };
+        repo::monitoring::insert_observation(&txn, row.clone()).await?;
+        let finding = thresholds.check(&item.reading, usize::try_from(recent).unwrap_or(usize::MAX));
+        let alert = match (finding, &plan) {
+            (Some(f), Some(plan)) => {
+                let alert = a::Model {
+                    id: domain::FileId::new().to_string(),
+                    patient_id: device.patient_id.clone(),
+                    plan_id: plan.id.clone(),
+                    doctor_id: plan.doctor_id.clone(),
+                    observation_id: row.id.clone(),
+                    severity: f.severity.as_str().to_owned(),
+                    rule: f.rule.to_owned(),
+                    state: "open".into(),
+                    created_at: now,
+                    acknowledged_at: None,
+                    acknowledged_by: None,
+                    escalated_at: None,
+                };
+                repo::monitoring::insert_alert(&txn, alert.clone()).await?;
+                Some(alert)
+            }
+            _ => None,
+        };
+        let view = observation_view(app, row, alert.as_ref())?;
+        if let Some(alert) = &alert {
+            events.push(Event {
+                recipients: vec![alert.doctor_id.clone()],
+                payload: json!({"type": "alert", "alert": alert_view(app, alert.clone(), Some(view.clone())).await?}),
+            });
+        }
+        events.push(Event {
+            recipients: vec![device.patient_id.clone()],
+            payload: json!({"type": "observation", "observation": view}),
+        });
+        out.push((view, true));
+    }
+    app.record_as(
+        &txn,
+        &RequestCtx::default(),
+        None,
+        Some("device"),
+        "observation.ingest",
+        Subject { patient_id: Some(&device.patient_id), resource: Some(&device.id) },
+        &out.iter().filter(|(_, created)| *created).count().to_string(),
+    )
+    .await?;
+    txn.commit().await?;
+    for e in events {
+        app.bus.publish(e);
+    }
+    Ok((out, batch))
+}
+
+/// A patient's readings by LOINC code and time window, oldest first (at most 5,000); audited.
+pub async fn observations(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    code: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<ObservationView>, AppError> {
+    require_care(app, who, patient_id).await?;
+    let rows = repo::monitoring::observations(&app.store.db, patient_id, code, from, to, 5000).await?;
+    let txn = app.store.begin_write().await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "observation.view",
+        Subject { patient_id: Some(patient_id), resource: None },
+        &rows.len().to_string(),
+    )
+    .await?;
+    txn.commit().await?;
+    rows.into_iter().map(|r| observation_view(app, r, None)).collect()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertView {
+    pub id: String,
+    pub patient: String,
+    pub patient_name: String,
+    pub severity: Severity,
+    pub rule: String,
+    pub state: String,
+    pub reading: Option<ObservationView>,
+    pub created_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+async fn alert_view(app: &App, row: a::Model, reading: Option<ObservationView>) -> Result<AlertView, AppError> {
+    let reading = match reading {
+        Some(r) => Some(r),
+        None => match repo::monitoring::observation(&app.store.db, &row.observation_id).await? {
+            Some(o) => Some(observation_view(app, o, None)?),
+            None => None,
+        },
+    };
+    Ok(AlertView {
+        patient_name: consultation::display_name(app, &app.store.db, &row.patient_id).await?,
+        severity: row.severity.parse().unwrap_or(Severity::Warning),
+        id: row.id,
+        patient: row.patient_id,
+        rule: row.rule,
+        state: row.state,
+        reading,
+        created_at: row.created_at,
+        acknowledged_at: row.acknowledged_at,
+    })
+}
+
+/// The caller's open alerts, urgent first, then newest.
+pub async fn open_alerts(app: &App, who: &Principal) -> Result<Vec<AlertView>, AppError> {
+    let mut out = Vec::new();
+    for row in repo::monitoring::open_alerts_for(&app.store.db, &who.user_id).await? {
+        out.push(alert_view(app, row, None).await?);
+    }
+    out.sort_by_key(|a| (a.severity != Severity::Urgent, std::cmp::Reverse(a.created_at)));
+    Ok(out)
+}
+
+/// The alert's doctor acknowledges it (once; again is a no-op).
+pub async fn acknowledge(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<AlertView, AppError> {
+    let txn = app.store.begin_write().await?;
+    let mut row = repo::monitoring::lock_alert(&txn, id)
+        .await?
+        .filter(|a| a.doctor_id == who.user_id)
+        .ok_or(AppError::NotFound)?;
+    if row.state == "open" {
+        row.state = "acknowledged".into();
+        row.acknowledged_at = Some(app.clock.now());
+        row.acknowledged_by = Some(who.user_id.clone());
+        repo::monitoring::update_alert(&txn, row.clone()).await?;
+        app.record(
+            &txn,
+            ctx,
+            Some(who),
+            "alert.acknowledge",
+            Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
+            &row.rule,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    alert_view(app, row, None).await
+}
+
+/// Demo data (`serve --demo`): a hypertension plan for `patient_id` run by `doctor_id`, and a BP
+/// monitor paired with a published secret. Demo only; does nothing when the device exists.
+pub(crate) async fn seed_demo(
+    app: &App,
+    patient_id: &str,
+    doctor_id: &str,
+    device_id: &str,
+    secret: &str,
+) -> Result<(), AppError> {
+    let txn = app.store.begin_write().await?;
+    if repo::monitoring::device(&txn, device_id).await?.is_some() {
+        return Ok(());
+    }
+    let now = app.clock.now();
+    let (title, measures) = template_measures("hypertension").ok_or(AppError::Internal("template"))?;
+    let plan = p::Model {
+        id: domain::FileId::new().to_string(),
+        patient_id: patient_id.to_owned(),
+        doctor_id: doctor_id.to_owned(),
+        template: "hypertension".into(),
+        title: title.to_owned(),
+        measures: measures.to_string(),
+        thresholds: serde_json::to_string(&Thresholds::default()).map_err(|_| AppError::Internal("json"))?,
+        state: "active".into(),
+        created_at: now,
+        ended_at: None,
+    };
+    repo::monitoring::insert_plan(&txn, plan).await?;
+    let device = d::Model {
+        id: device_id.to_owned(),
+        patient_id: patient_id.to_owned(),
+        kind: ReadingKind::BloodPressure.as_str().to_owned(),
+        label: "演示血压计 Demo BP monitor".into(),
+        secret_enc: app.seal("devices", "secret_enc", device_id, secret.as_bytes())?,
+        paired_by: doctor_id.to_owned(),
+        paired_at: now,
+        revoked_at: None,
+    };
+    repo::monitoring::insert_device(&txn, device).await?;
+    app.record_as(
+        &txn,
+        &RequestCtx::default(),
+        None,
+        Some("operator"),
+        "demo.seed_monitoring",
+        Subject { patient_id: Some(patient_id), resource: Some(device_id) },
+        "ok",
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

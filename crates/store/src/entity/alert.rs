@@ -1,0 +1,28 @@
+//! Table `alerts`: an abnormal reading for the plan's doctor, open until acknowledged (D4).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "alerts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub patient_id: String,
+    pub plan_id: String,
+    pub doctor_id: String,
+    pub observation_id: String,
+    /// `warning` or `urgent`.
+    pub severity: String,
+    pub rule: String,
+    /// `open`, `acknowledged`.
+    pub state: String,
+    pub created_at: DateTimeUtc,
+    pub acknowledged_at: Option<DateTimeUtc>,
+    pub acknowledged_by: Option<String>,
+    pub escalated_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,142 @@
+//! Chronic-care monitoring (D2, D4, D5): plans, devices, observations and alerts. Access is checked
+//! in `app::monitoring`; these functions only move rows.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::{
+    StoreError, dialect,
+    entity::{alert as a, device as d, followup_plan as p, observation as o},
+};
+
+pub async fn insert_plan(db: &impl ConnectionTrait, row: p::Model) -> Result<(), StoreError> {
+    p::Entity::insert(row.into_active_model()).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// A patient's active plans, newest first.
+pub async fn active_plans(db: &impl ConnectionTrait, patient_id: &str) -> Result<Vec<p::Model>, StoreError> {
+    Ok(p::Entity::find()
+        .filter(p::Column::PatientId.eq(patient_id))
+        .filter(p::Column::State.eq("active"))
+        .order_by_desc(p::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Whether `doctor_id` runs an active plan for `patient_id` (a care relationship).
+pub async fn doctor_has_plan(db: &impl ConnectionTrait, doctor_id: &str, patient_id: &str) -> Result<bool, StoreError> {
+    Ok(p::Entity::find()
+        .filter(p::Column::PatientId.eq(patient_id))
+        .filter(p::Column::DoctorId.eq(doctor_id))
+        .filter(p::Column::State.eq("active"))
+        .count(db)
+        .await?
+        > 0)
+}
+
+pub async fn insert_device(db: &impl ConnectionTrait, row: d::Model) -> Result<(), StoreError> {
+    d::Entity::insert(row.into_active_model()).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn device(db: &impl ConnectionTrait, id: &str) -> Result<Option<d::Model>, StoreError> {
+    Ok(d::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
+pub async fn devices_of(db: &impl ConnectionTrait, patient_id: &str) -> Result<Vec<d::Model>, StoreError> {
+    Ok(d::Entity::find().filter(d::Column::PatientId.eq(patient_id)).order_by_asc(d::Column::PairedAt).all(db).await?)
+}
+
+pub async fn insert_observation(db: &impl ConnectionTrait, row: o::Model) -> Result<(), StoreError> {
+    o::Entity::insert(row.into_active_model()).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// The reading a device already sent under this id, if any (duplicates are stored once).
+pub async fn observation_by_reading(
+    db: &impl ConnectionTrait,
+    device_id: &str,
+    reading_id: &str,
+) -> Result<Option<o::Model>, StoreError> {
+    Ok(o::Entity::find()
+        .filter(o::Column::DeviceId.eq(device_id))
+        .filter(o::Column::ReadingId.eq(reading_id))
+        .one(db)
+        .await?)
+}
+
+pub async fn observation(db: &impl ConnectionTrait, id: &str) -> Result<Option<o::Model>, StoreError> {
+    Ok(o::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
+/// How many readings of `kind` since `since` were above target.
+pub async fn above_target_since(
+    db: &impl ConnectionTrait,
+    patient_id: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(o::Entity::find()
+        .filter(o::Column::PatientId.eq(patient_id))
+        .filter(o::Column::Kind.eq(kind))
+        .filter(o::Column::AboveTarget.eq(true))
+        .filter(o::Column::MeasuredAt.gte(since))
+        .count(db)
+        .await?)
+}
+
+/// A patient's readings, oldest first, optionally by LOINC code and time window (at most `limit`).
+pub async fn observations(
+    db: &impl ConnectionTrait,
+    patient_id: &str,
+    code: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: u64,
+) -> Result<Vec<o::Model>, StoreError> {
+    let mut q = o::Entity::find().filter(o::Column::PatientId.eq(patient_id));
+    if let Some(c) = code {
+        q = q.filter(o::Column::Code.eq(c));
+    }
+    if let Some(f) = from {
+        q = q.filter(o::Column::MeasuredAt.gte(f));
+    }
+    if let Some(t) = to {
+        q = q.filter(o::Column::MeasuredAt.lt(t));
+    }
+    Ok(q.order_by_asc(o::Column::MeasuredAt).limit(limit).all(db).await?)
+}
+
+pub async fn insert_alert(db: &impl ConnectionTrait, row: a::Model) -> Result<(), StoreError> {
+    a::Entity::insert(row.into_active_model()).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn lock_alert(txn: &DatabaseTransaction, id: &str) -> Result<Option<a::Model>, StoreError> {
+    dialect::find_for_update::<a::Entity>(txn, id.to_owned()).await
+}
+
+pub async fn update_alert(db: &impl ConnectionTrait, row: a::Model) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
+
+/// Open alerts for a doctor, newest first.
+pub async fn open_alerts_for(db: &impl ConnectionTrait, doctor_id: &str) -> Result<Vec<a::Model>, StoreError> {
+    Ok(a::Entity::find()
+        .filter(a::Column::DoctorId.eq(doctor_id))
+        .filter(a::Column::State.eq("open"))
+        .order_by_desc(a::Column::CreatedAt)
+        .limit(200)
+        .all(db)
+        .await?)
+}
+
+/// Alerts raised by one observation.
+pub async fn alerts_of(db: &impl ConnectionTrait, observation_id: &str) -> Result<Vec<a::Model>, StoreError> {
+    Ok(a::Entity::find().filter(a::Column::ObservationId.eq(observation_id)).all(db).await?)
+}
