@@ -16,6 +16,19 @@ pub struct Config {
     pub bus: BusConfig,
     pub blob: BlobConfig,
     pub calls: CallsConfig,
+    pub mqtt: MqttConfig,
+}
+
+/// The MQTT broker devices publish readings to (D5; docs/DEVICES.md). Empty `broker` = off.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MqttConfig {
+    /// `host:port`, e.g. `127.0.0.1:1883`.
+    pub broker: String,
+    /// Defaults to `yiqiao-<random>`; give each node its own.
+    pub client_id: String,
+    pub username: String,
+    pub password: String,
 }
 
 /// ICE servers for calls (F3). TURN credentials are minted per user from `turn_secret` in coturn's
@@ -130,6 +143,7 @@ impl Default for Config {
             bus: BusConfig::default(),
             blob: BlobConfig::default(),
             calls: CallsConfig::default(),
+            mqtt: MqttConfig::default(),
         }
     }
 }
@@ -216,6 +230,9 @@ impl Config {
         let mut shown = self.clone();
         shown.database.url = redact_url(&self.database_url());
         shown.bus.nats = redact_url(&self.bus.nats);
+        if !shown.mqtt.password.is_empty() {
+            shown.mqtt.password = "***".into();
+        }
         if !shown.calls.turn_secret.is_empty() {
             shown.calls.turn_secret = "***".into();
         }

@@ -188,6 +188,21 @@ async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Resul
     // A2/E3: the durable job scheduler (response clocks). Jobs live in the database, so clocks that
     // ran out while the server was down fire once on the next pass.
     tokio::spawn(app::jobs::work(app.clone(), std::time::Duration::from_secs(1)));
+    // D5: device readings over MQTT, through the same checks and alerts as HTTP.
+    if !cfg.mqtt.broker.is_empty() {
+        let client_id = if cfg.mqtt.client_id.is_empty() {
+            format!("yiqiao-{}", std::process::id())
+        } else {
+            cfg.mqtt.client_id.clone()
+        };
+        let mqtt = app::monitoring::mqtt::MqttConfig {
+            broker: cfg.mqtt.broker.clone(),
+            client_id,
+            username: cfg.mqtt.username.clone(),
+            password: cfg.mqtt.password.clone(),
+        };
+        tokio::spawn(app::monitoring::mqtt::run(app.clone(), mqtt));
+    }
     let addr = listen.unwrap_or_else(|| cfg.server.listen.clone());
     let router = web::router(app, cfg.server.secure_cookies);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;

@@ -7,6 +7,7 @@
 //! Care relationship: the patient themself, or staff who are the doctor of one of the patient's
 //! consultations or run an active plan for them. Every read of readings is audited.
 
+pub mod mqtt;
 pub mod payload;
 
 use chrono::{DateTime, Utc};
@@ -213,11 +214,17 @@ pub async fn pair_device(
     Ok(PairedDevice { device_id: row.id, patient_id: row.patient_id, kind, label: row.label, secret })
 }
 
-/// The paired device behind `Authorization: Device <id>:<secret>`.
-pub async fn authenticate_device(app: &App, device_id: &str, secret: &str) -> Result<d::Model, AppError> {
+/// A paired (not revoked) device and its secret, for checking what it signs.
+pub(crate) async fn device_secret(app: &App, device_id: &str) -> Result<(d::Model, Vec<u8>), AppError> {
     let row = repo::monitoring::device(&app.store.db, device_id).await?.filter(|d| d.revoked_at.is_none());
     let row = row.ok_or(AppError::Unauthenticated)?;
-    let stored = app.open("devices", "secret_enc", &row.id, &row.secret_enc)?;
+    let secret = app.open("devices", "secret_enc", &row.id, &row.secret_enc)?;
+    Ok((row, secret))
+}
+
+/// The paired device behind `Authorization: Device <id>:<secret>`.
+pub async fn authenticate_device(app: &App, device_id: &str, secret: &str) -> Result<d::Model, AppError> {
+    let (row, stored) = device_secret(app, device_id).await?;
     // Compare digests, so the time taken says nothing about the secret.
     if crypto::hmac_sha256(&stored, b"device") != crypto::hmac_sha256(secret.as_bytes(), b"device") {
         return Err(AppError::Unauthenticated);
