@@ -26,6 +26,8 @@ pub mod kind {
     pub const CALL_RING_TIMEOUT: &str = "call.ring_timeout";
     /// A call recording reached the end of its retention period: delete it (F3).
     pub const RECORDING_PURGE: &str = "call.recording.purge";
+    /// An urgent monitoring alert nobody acknowledged in time goes to the doctor's team (D4).
+    pub const ALERT_ESCALATE: &str = "alert.escalate";
 }
 
 /// Schedules `kind` at `due` inside the caller's transaction, so the job exists exactly when the
@@ -143,6 +145,7 @@ async fn dispatch(app: &App, txn: &DatabaseTransaction, job: &j::Model) -> Resul
             crate::call::ring_timeout(app, txn, &arg("call")?, payload["participant"].as_str()).await
         }
         kind::RECORDING_PURGE => crate::call::purge_recording(app, txn, &arg("recording")?).await,
+        kind::ALERT_ESCALATE => crate::monitoring::escalate(app, txn, &arg("alert")?).await,
         _ => Err(AppError::Internal("unknown job kind")),
     }
 }

@@ -54,6 +54,8 @@ pub struct AppConfig {
     /// How long call recordings are kept (F3: audio/video consultation records at least 3 years;
     /// smaller values count as 3).
     pub recording_retention_years: u32,
+    /// An urgent monitoring alert not acknowledged within this many seconds goes to the doctor's team.
+    pub alert_escalation_secs: i64,
 }
 
 impl Default for AppConfig {
@@ -67,6 +69,7 @@ impl Default for AppConfig {
             demo: false,
             ice: call::IceConfig::default(),
             recording_retention_years: 3,
+            alert_escalation_secs: 10 * 60,
         }
     }
 }

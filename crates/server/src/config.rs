@@ -17,6 +17,21 @@ pub struct Config {
     pub blob: BlobConfig,
     pub calls: CallsConfig,
     pub mqtt: MqttConfig,
+    pub monitoring: MonitoringConfig,
+}
+
+/// Chronic-care monitoring (D4).
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MonitoringConfig {
+    /// An urgent alert not acknowledged within this many seconds goes to the doctor's team (≥ 60).
+    pub alert_escalation_secs: i64,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self { alert_escalation_secs: 600 }
+    }
 }
 
 /// The MQTT broker devices publish readings to (D5; docs/DEVICES.md). Empty `broker` = off.
@@ -144,6 +159,7 @@ impl Default for Config {
             blob: BlobConfig::default(),
             calls: CallsConfig::default(),
             mqtt: MqttConfig::default(),
+            monitoring: MonitoringConfig::default(),
         }
     }
 }
@@ -221,6 +237,7 @@ impl Config {
                 turn_ttl_secs: self.calls.turn_ttl_secs,
             },
             recording_retention_years: self.calls.recording_retention_years.max(3),
+            alert_escalation_secs: self.monitoring.alert_escalation_secs.max(60),
             ..app::AppConfig::default()
         }
     }

@@ -71,7 +71,7 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("GET", "/guest/call", Anyone),
     ("POST", "/api/v1/device-readings", DeviceOnly),
     ("GET", "/api/v1/alerts", SignedIn),
-    ("POST", "/api/v1/alerts/{id}/ack", Only(&[Role::Doctor])),
+    ("POST", "/api/v1/alerts/{id}/ack", Only(&[Role::Doctor, Role::Nurse])),
     ("GET", "/api/v1/patients/{id}/observations", SignedIn),
     ("POST", "/api/v1/patients/{id}/plans", Only(&[Role::Doctor])),
     ("GET", "/api/v1/patients/{id}/plans", SignedIn),

@@ -21,6 +21,7 @@ struct World {
     stranger: String,
     doctor: String,
     doctor_id: String,
+    inst: String,
 }
 
 async fn world() -> World {
@@ -42,7 +43,7 @@ async fn world() -> World {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    World { t, patient, patient_id, stranger, doctor, doctor_id }
+    World { t, patient, patient_id, stranger, doctor, doctor_id, inst }
 }
 
 async fn device_post(t: &TestApp, auth: &str, body: &Value) -> Resp {
@@ -257,4 +258,61 @@ async fn only_the_care_team_starts_plans_and_pairs_devices() {
     let r = t.get(&plans, Some(&w.doctor)).await.json();
     assert_eq!(r["items"].as_array().unwrap().len(), 0);
     let _ = &w.doctor_id;
+}
+
+#[tokio::test]
+async fn an_unacknowledged_urgent_alert_escalates_to_the_team_once() {
+    let w = world().await;
+    let t = &w.t;
+    let (nurse_id, nurse_totp) = t.user_with_role("nurse-plan", Role::Nurse, Some(w.inst.clone())).await;
+    let nurse = t.token("nurse-plan", Some(&t.totp(&nurse_totp))).await;
+    let auth = on_plan_with_monitor(&w).await;
+    let r = device_post(t, &auth, &bp("esc-1", 190.0, 100.0, &now_str(t, 1))).await;
+    let id = r.json()["observation"]["alert"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        t.post(&format!("/api/v1/alerts/{id}/ack"), json!({}), Some(&nurse)).await.status,
+        StatusCode::NOT_FOUND,
+        "not the nurse's alert yet"
+    );
+    let mut events = t.app.bus.subscribe();
+    t.clock.advance(chrono::Duration::seconds(t.app.config.alert_escalation_secs - 1));
+    app::jobs::run_due(&t.app).await.unwrap();
+    assert!(std::iter::from_fn(|| events.try_recv().ok()).all(|e| e.payload["type"] != "alert"), "not yet");
+    t.clock.advance(chrono::Duration::seconds(2));
+    app::jobs::run_due(&t.app).await.unwrap();
+    let ev = std::iter::from_fn(|| events.try_recv().ok())
+        .find(|e| e.payload["type"] == "alert")
+        .expect("an escalation event");
+    assert_eq!(
+        (ev.payload["type"].as_str(), ev.payload["alert"]["state"].as_str()),
+        (Some("alert"), Some("escalated"))
+    );
+    assert!(ev.recipients.contains(&nurse_id), "{:?}", ev.recipients);
+    assert!(!ev.recipients.contains(&w.doctor_id), "the doctor already has it");
+    // Once only.
+    t.clock.advance(chrono::Duration::seconds(t.app.config.alert_escalation_secs * 3));
+    app::jobs::run_due(&t.app).await.unwrap();
+    while let Ok(ev) = events.try_recv() {
+        assert_ne!(ev.payload["type"], "alert", "escalated once only");
+    }
+    // Someone of the team acknowledges it now (the doctor's session may have expired meanwhile).
+    let nurse = t.token("nurse-plan", Some(&t.totp(&nurse_totp))).await;
+    let r = t.post(&format!("/api/v1/alerts/{id}/ack"), json!({}), Some(&nurse)).await;
+    assert_eq!((r.status, r.json()["state"].as_str()), (StatusCode::OK, Some("acknowledged")), "{}", r.text);
+}
+
+#[tokio::test]
+async fn an_acknowledged_alert_does_not_escalate() {
+    let w = world().await;
+    let t = &w.t;
+    let auth = on_plan_with_monitor(&w).await;
+    let r = device_post(t, &auth, &bp("esc-2", 190.0, 100.0, &now_str(t, 1))).await;
+    let id = r.json()["observation"]["alert"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(t.post(&format!("/api/v1/alerts/{id}/ack"), json!({}), Some(&w.doctor)).await.status, StatusCode::OK);
+    let mut events = t.app.bus.subscribe();
+    t.clock.advance(chrono::Duration::seconds(t.app.config.alert_escalation_secs + 1));
+    app::jobs::run_due(&t.app).await.unwrap();
+    while let Ok(ev) = events.try_recv() {
+        assert_ne!(ev.payload["type"], "alert", "an acknowledged alert is not escalated");
+    }
 }

@@ -60,7 +60,7 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
   // until acknowledged; urgent ones stand out.
   const alerts = new Map();
   const showAlert = (a) => {
-    if (a.state !== 'open' || alerts.has(a.id)) return;
+    if (!['open', 'escalated'].includes(a.state) || alerts.has(a.id)) return;
     const d = document.body.dataset;
     const bar = document.createElement('div');
     bar.className = `monitor-alert ${a.severity}`;

@@ -355,6 +355,12 @@ pub async fn ingest(
                     escalated_at: None,
                 };
                 repo::monitoring::insert_alert(&txn, alert.clone()).await?;
+                if f.severity == Severity::Urgent {
+                    let due = now + chrono::Duration::seconds(app.config.alert_escalation_secs.max(60));
+                    let key = format!("alert_escalate:{}", alert.id);
+                    let args = json!({"alert": alert.id});
+                    crate::jobs::schedule(&txn, crate::jobs::kind::ALERT_ESCALATE, &key, &args, due, now).await?;
+                }
                 Some(alert)
             }
             _ => None,
@@ -459,13 +465,20 @@ pub async fn open_alerts(app: &App, who: &Principal) -> Result<Vec<AlertView>, A
     Ok(out)
 }
 
-/// The alert's doctor acknowledges it (once; again is a no-op).
+/// The alert's doctor (after escalation: their team) acknowledges it (once; again is a no-op).
 pub async fn acknowledge(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<AlertView, AppError> {
     let txn = app.store.begin_write().await?;
-    let mut row = repo::monitoring::lock_alert(&txn, id)
-        .await?
-        .filter(|a| a.doctor_id == who.user_id)
-        .ok_or(AppError::NotFound)?;
+    let mut row = repo::monitoring::lock_alert(&txn, id).await?.ok_or(AppError::NotFound)?;
+    // The plan's doctor; once escalated, anyone of the doctor's team (a doctor or nurse of the same
+    // institution).
+    let mut allowed = row.doctor_id == who.user_id;
+    if !allowed && row.escalated_at.is_some() && (who.has(Role::Doctor) || who.has(Role::Nurse)) {
+        let theirs = repo::user::roles(&txn, &row.doctor_id).await?;
+        allowed = who.institution_id.is_some() && theirs.iter().any(|r| r.institution_id == who.institution_id);
+    }
+    if !allowed {
+        return Err(AppError::NotFound);
+    }
     if row.state == "open" {
         row.state = "acknowledged".into();
         row.acknowledged_at = Some(app.clock.now());
@@ -536,4 +549,41 @@ pub(crate) async fn seed_demo(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The escalation job: an urgent alert still open goes to the doctor's team — the other doctors and
+/// nurses of the doctor's institution and its admins — live, once (D4).
+pub async fn escalate(app: &App, txn: &sea_orm::DatabaseTransaction, id: &str) -> Result<Vec<Event>, AppError> {
+    let Some(mut row) = repo::monitoring::lock_alert(txn, id).await? else { return Ok(Vec::new()) };
+    if row.state != "open" || row.escalated_at.is_some() {
+        return Ok(Vec::new());
+    }
+    row.escalated_at = Some(app.clock.now());
+    repo::monitoring::update_alert(txn, row.clone()).await?;
+    let mut team = Vec::new();
+    for role in repo::user::roles(txn, &row.doctor_id).await? {
+        let Some(inst) = role.institution_id else { continue };
+        for staff in repo::user::list_staff_of(txn, &inst).await? {
+            let clinical = matches!(staff.role.as_str(), "doctor" | "nurse" | "institution_admin");
+            if clinical && staff.user_id != row.doctor_id && !team.contains(&staff.user_id) {
+                team.push(staff.user_id);
+            }
+        }
+    }
+    app.record_as(
+        txn,
+        &RequestCtx::default(),
+        None,
+        Some("system"),
+        "alert.escalate",
+        Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
+        &team.len().to_string(),
+    )
+    .await?;
+    if team.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut view = alert_view(app, row, None).await?;
+    view.state = "escalated".into();
+    Ok(vec![Event { recipients: team, payload: json!({"type": "alert", "alert": view}) }])
 }

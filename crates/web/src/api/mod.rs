@@ -353,7 +353,7 @@ pub fn routes(r: Routes) -> Routes {
             monitoring::device_readings,
         )
         .get("/api/v1/alerts", Authenticated, "The caller's open alerts (urgent first)", monitoring::alerts)
-        .post("/api/v1/alerts/{id}/ack", Roles(&[Role::Doctor]), "Acknowledge an alert (its doctor)", monitoring::acknowledge)
+        .post("/api/v1/alerts/{id}/ack", Roles(&[Role::Doctor, Role::Nurse]), "Acknowledge an alert (its doctor; after escalation, their team)", monitoring::acknowledge)
         .get(
             "/api/v1/patients/{id}/observations",
             Authenticated,
