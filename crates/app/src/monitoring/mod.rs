@@ -112,20 +112,7 @@ pub async fn create_plan(
         return Err(AppError::Forbidden);
     }
     require_care(app, who, patient_id).await?;
-    let (title, measures) = template_measures(template)
-        .ok_or_else(|| AppError::invalid("plan_template", "A plan starts from hypertension, diabetes or custom."))?;
-    let row = p::Model {
-        id: domain::FileId::new().to_string(),
-        patient_id: patient_id.to_owned(),
-        doctor_id: who.user_id.clone(),
-        template: template.to_owned(),
-        title: title.to_owned(),
-        measures: measures.to_string(),
-        thresholds: serde_json::to_string(&thresholds.unwrap_or_default()).map_err(|_| AppError::Internal("json"))?,
-        state: "active".into(),
-        created_at: app.clock.now(),
-        ended_at: None,
-    };
+    let row = plan_row(app, patient_id, &who.user_id, template, &thresholds.unwrap_or_default())?;
     let txn = app.store.begin_write().await?;
     repo::monitoring::insert_plan(&txn, row.clone()).await?;
     app.record(
@@ -139,6 +126,52 @@ pub async fn create_plan(
     .await?;
     txn.commit().await?;
     plan_view(app, row).await
+}
+
+/// A new active plan row from a template.
+fn plan_row(
+    app: &App,
+    patient_id: &str,
+    doctor_id: &str,
+    template: &str,
+    thresholds: &Thresholds,
+) -> Result<p::Model, AppError> {
+    let (title, measures) = template_measures(template)
+        .ok_or_else(|| AppError::invalid("plan_template", "A plan starts from hypertension, diabetes or custom."))?;
+    Ok(p::Model {
+        id: domain::FileId::new().to_string(),
+        patient_id: patient_id.to_owned(),
+        doctor_id: doctor_id.to_owned(),
+        template: template.to_owned(),
+        title: title.to_owned(),
+        measures: measures.to_string(),
+        thresholds: serde_json::to_string(thresholds).map_err(|_| AppError::Internal("json"))?,
+        state: "active".into(),
+        created_at: app.clock.now(),
+        ended_at: None,
+    })
+}
+
+/// A new device row with its secret sealed.
+fn device_row(
+    app: &App,
+    patient_id: &str,
+    device_id: &str,
+    kind: ReadingKind,
+    label: &str,
+    secret: &str,
+    paired_by: &str,
+) -> Result<d::Model, AppError> {
+    Ok(d::Model {
+        id: device_id.to_owned(),
+        patient_id: patient_id.to_owned(),
+        kind: kind.as_str().to_owned(),
+        label: label.trim().chars().take(60).collect(),
+        secret_enc: app.seal("devices", "secret_enc", device_id, secret.as_bytes())?,
+        paired_by: paired_by.to_owned(),
+        paired_at: app.clock.now(),
+        revoked_at: None,
+    })
 }
 
 /// The patient's active plans.
@@ -190,16 +223,7 @@ pub async fn pair_device(
     if repo::monitoring::device(&txn, device_id).await?.is_some() {
         return Err(AppError::invalid("device_paired", "This device is already paired."));
     }
-    let row = d::Model {
-        id: device_id.to_owned(),
-        patient_id: patient_id.to_owned(),
-        kind: kind.as_str().to_owned(),
-        label: label.trim().chars().take(60).collect(),
-        secret_enc: app.seal("devices", "secret_enc", device_id, secret.as_bytes())?,
-        paired_by: who.user_id.clone(),
-        paired_at: app.clock.now(),
-        revoked_at: None,
-    };
+    let row = device_row(app, patient_id, device_id, kind, label, &secret, &who.user_id)?;
     repo::monitoring::insert_device(&txn, row.clone()).await?;
     app.record(
         &txn,
@@ -511,31 +535,17 @@ pub(crate) async fn seed_demo(
     if repo::monitoring::device(&txn, device_id).await?.is_some() {
         return Ok(());
     }
-    let now = app.clock.now();
-    let (title, measures) = template_measures("hypertension").ok_or(AppError::Internal("template"))?;
-    let plan = p::Model {
-        id: domain::FileId::new().to_string(),
-        patient_id: patient_id.to_owned(),
-        doctor_id: doctor_id.to_owned(),
-        template: "hypertension".into(),
-        title: title.to_owned(),
-        measures: measures.to_string(),
-        thresholds: serde_json::to_string(&Thresholds::default()).map_err(|_| AppError::Internal("json"))?,
-        state: "active".into(),
-        created_at: now,
-        ended_at: None,
-    };
+    let plan = plan_row(app, patient_id, doctor_id, "hypertension", &Thresholds::default())?;
     repo::monitoring::insert_plan(&txn, plan).await?;
-    let device = d::Model {
-        id: device_id.to_owned(),
-        patient_id: patient_id.to_owned(),
-        kind: ReadingKind::BloodPressure.as_str().to_owned(),
-        label: "演示血压计 Demo BP monitor".into(),
-        secret_enc: app.seal("devices", "secret_enc", device_id, secret.as_bytes())?,
-        paired_by: doctor_id.to_owned(),
-        paired_at: now,
-        revoked_at: None,
-    };
+    let device = device_row(
+        app,
+        patient_id,
+        device_id,
+        ReadingKind::BloodPressure,
+        "演示血压计 Demo BP monitor",
+        secret,
+        doctor_id,
+    )?;
     repo::monitoring::insert_device(&txn, device).await?;
     app.record_as(
         &txn,
