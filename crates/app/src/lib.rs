@@ -15,6 +15,7 @@ pub mod institution;
 pub mod jobs;
 pub mod keys;
 pub mod monitoring;
+pub mod notify;
 pub mod principal;
 pub mod verification;
 

@@ -7,6 +7,7 @@
 //! Care relationship: the patient themself, or staff who are the doctor of one of the patient's
 //! consultations or run an active plan for them. Every read of readings is audited.
 
+pub mod chart;
 pub mod mqtt;
 pub mod payload;
 

@@ -1,0 +1,1 @@
+//! Trend charts (D3): server-rendered SVG. Filled in by the chart work.

@@ -1,0 +1,1 @@
+//! Notification channels (E3). Filled in by the channel work.

@@ -1,0 +1,3 @@
+//! Notifications (E3).
+
+pub mod channels;
