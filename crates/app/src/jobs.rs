@@ -28,6 +28,12 @@ pub mod kind {
     pub const RECORDING_PURGE: &str = "call.recording.purge";
     /// An urgent monitoring alert nobody acknowledged in time goes to the doctor's team (D4).
     pub const ALERT_ESCALATE: &str = "alert.escalate";
+    /// A plan's tasks are topped up two weeks ahead (D2).
+    pub const PLAN_EXTEND: &str = "plan.extend";
+    /// A care task is due: remind its patient (reading) or doctor (visit) (E3).
+    pub const TASK_REMIND: &str = "task.remind";
+    /// A care task's window ended: still pending means missed (D2).
+    pub const TASK_CLOSE: &str = "task.close";
 }
 
 /// Schedules `kind` at `due` inside the caller's transaction, so the job exists exactly when the
@@ -146,6 +152,9 @@ async fn dispatch(app: &App, txn: &DatabaseTransaction, job: &j::Model) -> Resul
         }
         kind::RECORDING_PURGE => crate::call::purge_recording(app, txn, &arg("recording")?).await,
         kind::ALERT_ESCALATE => crate::monitoring::escalate(app, txn, &arg("alert")?).await,
+        kind::PLAN_EXTEND => crate::monitoring::tasks::extend_job(app, txn, &arg("plan")?).await,
+        kind::TASK_REMIND => crate::monitoring::tasks::remind(app, txn, &arg("task")?).await,
+        kind::TASK_CLOSE => crate::monitoring::tasks::close(app, txn, &arg("task")?).await,
         _ => Err(AppError::Internal("unknown job kind")),
     }
 }

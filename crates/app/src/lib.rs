@@ -57,6 +57,8 @@ pub struct AppConfig {
     pub recording_retention_years: u32,
     /// An urgent monitoring alert not acknowledged within this many seconds goes to the doctor's team.
     pub alert_escalation_secs: i64,
+    /// The address people reach this server at, for links in e-mails and SMS (E3).
+    pub public_url: String,
 }
 
 impl Default for AppConfig {
@@ -71,6 +73,7 @@ impl Default for AppConfig {
             ice: call::IceConfig::default(),
             recording_retention_years: 3,
             alert_escalation_secs: 10 * 60,
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct App {
     pub bus: Arc<dyn bus::Bus>,
     /// Encrypted attachments (local directory, or any object store at scale).
     pub blobs: store::blob::BlobStore,
+    /// Configured e-mail / SMS channels (E3); empty: in-app only.
+    pub outbound: Arc<notify::Outbound>,
 }
 
 impl App {
@@ -102,7 +107,15 @@ impl App {
             config: Arc::new(config),
             bus: Arc::new(bus::LocalBus::default()),
             blobs,
+            outbound: Arc::new(notify::Outbound::default()),
         }
+    }
+
+    /// The same app with these outbound notification channels.
+    #[must_use]
+    pub fn with_outbound(mut self, outbound: notify::Outbound) -> Self {
+        self.outbound = Arc::new(outbound);
+        self
     }
 
     /// Encrypts a value bound to its row and column (S1).

@@ -18,6 +18,48 @@ pub struct Config {
     pub calls: CallsConfig,
     pub mqtt: MqttConfig,
     pub monitoring: MonitoringConfig,
+    pub email: EmailConfig,
+    pub sms: SmsConfig,
+}
+
+/// E-mail notifications over SMTP (E3). Empty `host` = off.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct EmailConfig {
+    pub host: String,
+    pub port: u16,
+    /// `starttls` (default), `tls`, or `none` (a relay on the same host).
+    pub security: String,
+    pub username: String,
+    pub password: String,
+    /// The From header, e.g. `医桥 Yiqiao <noreply@hospital.example>`.
+    pub from: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            security: "starttls".into(),
+            username: String::new(),
+            password: String::new(),
+            from: "Yiqiao <noreply@localhost>".into(),
+        }
+    }
+}
+
+/// SMS notifications through the hospital's HTTP gateway (E3; contract in docs/OPERATIONS.md).
+/// Empty `url` = off.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SmsConfig {
+    pub url: String,
+    pub token: String,
+    /// Signature shown to recipients, e.g. `【医桥】`.
+    pub sender: String,
+    /// The bearer token the gateway presents when it posts delivery receipts.
+    pub receipt_token: String,
 }
 
 /// Chronic-care monitoring (D4).
@@ -78,6 +120,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// Set when served over TLS (directly or behind a proxy): cookies get `Secure`.
     pub secure_cookies: bool,
+    /// How people reach this server (links in e-mails and SMS); default `http://<listen>`.
+    pub public_url: String,
 }
 
 #[derive(Clone, Default, Deserialize, Serialize)]
@@ -160,13 +204,15 @@ impl Default for Config {
             calls: CallsConfig::default(),
             mqtt: MqttConfig::default(),
             monitoring: MonitoringConfig::default(),
+            email: EmailConfig::default(),
+            sms: SmsConfig::default(),
         }
     }
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:8080".into(), secure_cookies: false }
+        Self { listen: "127.0.0.1:8080".into(), secure_cookies: false, public_url: String::new() }
     }
 }
 
@@ -238,6 +284,11 @@ impl Config {
             },
             recording_retention_years: self.calls.recording_retention_years.max(3),
             alert_escalation_secs: self.monitoring.alert_escalation_secs.max(60),
+            public_url: if self.server.public_url.is_empty() {
+                format!("http://{}", self.server.listen)
+            } else {
+                self.server.public_url.clone()
+            },
             ..app::AppConfig::default()
         }
     }
@@ -252,6 +303,11 @@ impl Config {
         }
         if !shown.calls.turn_secret.is_empty() {
             shown.calls.turn_secret = "***".into();
+        }
+        for secret in [&mut shown.email.password, &mut shown.sms.token, &mut shown.sms.receipt_token] {
+            if !secret.is_empty() {
+                *secret = "***".into();
+            }
         }
         if !shown.blob.secret_access_key.is_empty() {
             shown.blob.secret_access_key = "***".into();
@@ -290,5 +346,40 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
         c.blob.secret_access_key = "s3-secret-value".into();
         assert!(!c.redacted_toml().contains("s3-secret-value"));
+    }
+}
+
+impl Config {
+    /// The e-mail and SMS channels configured (E3); in-app needs none.
+    pub fn outbound(&self) -> anyhow::Result<app::notify::Outbound> {
+        use app::notify::channels;
+        let mut out = app::notify::Outbound::default();
+        if !self.email.host.is_empty() {
+            let e = &self.email;
+            let smtp = channels::SmtpChannel::new(&channels::SmtpConfig {
+                host: e.host.clone(),
+                port: e.port,
+                security: e.security.clone(),
+                username: Some(e.username.clone()).filter(|u| !u.is_empty()),
+                password: Some(e.password.clone()).filter(|p| !p.is_empty()),
+                from: e.from.clone(),
+                timeout_secs: Some(20),
+            })
+            .map_err(|e| anyhow::anyhow!("[email]: {e}"))?;
+            out = out.with(std::sync::Arc::new(smtp));
+        }
+        if !self.sms.url.is_empty() {
+            let s = &self.sms;
+            let sms = channels::SmsChannel::new(&channels::SmsConfig {
+                url: s.url.clone(),
+                token: s.token.clone(),
+                sender: s.sender.clone(),
+                timeout_secs: Some(20),
+            })
+            .map_err(|e| anyhow::anyhow!("[sms]: {e}"))?;
+            out = out.with(std::sync::Arc::new(sms));
+            out.sms_receipt_token = Some(s.receipt_token.clone()).filter(|t| !t.is_empty());
+        }
+        Ok(out)
     }
 }

@@ -135,7 +135,8 @@ async fn load_keys(cfg: &Config, store: &Store, may_create: bool) -> anyhow::Res
 fn build_app(cfg: &Config, store: Store, keys: KeyRing, demo: bool) -> anyhow::Result<app::App> {
     let blobs = store::blob::BlobStore::from_url(&cfg.blob.url, &cfg.data_dir.join("blobs"), &cfg.blob.s3_options())
         .context("[blob] url")?;
-    Ok(app::App::new(store, Arc::new(keys), Arc::new(app::SystemClock), cfg.app_config(demo), blobs))
+    Ok(app::App::new(store, Arc::new(keys), Arc::new(app::SystemClock), cfg.app_config(demo), blobs)
+        .with_outbound(cfg.outbound()?))
 }
 
 async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Result<()> {
@@ -188,6 +189,10 @@ async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Resul
     // A2/E3: the durable job scheduler (response clocks). Jobs live in the database, so clocks that
     // ran out while the server was down fire once on the next pass.
     tokio::spawn(app::jobs::work(app.clone(), std::time::Duration::from_secs(1)));
+    // E3: e-mail and SMS deliveries go out from their own worker, outside any transaction.
+    if !app.outbound.channels.is_empty() {
+        tokio::spawn(app::notify::work(app.clone(), std::time::Duration::from_secs(1)));
+    }
     // D5: device readings over MQTT, through the same checks and alerts as HTTP.
     if !cfg.mqtt.broker.is_empty() {
         let client_id = if cfg.mqtt.client_id.is_empty() {

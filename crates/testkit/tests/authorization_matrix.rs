@@ -76,6 +76,24 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/patients/{id}/plans", Only(&[Role::Doctor])),
     ("GET", "/api/v1/patients/{id}/plans", SignedIn),
     ("POST", "/api/v1/patients/{id}/devices", SignedIn),
+    ("GET", "/api/v1/patients/{id}/tasks", SignedIn),
+    ("POST", "/api/v1/patients/{id}/readings", SignedIn),
+    ("GET", "/api/v1/patients/{id}/charts/{kind}", SignedIn),
+    ("GET", "/api/v1/visits/due", Only(&[Role::Doctor])),
+    ("POST", "/api/v1/tasks/{id}/start", Only(&[Role::Doctor])),
+    ("POST", "/api/v1/plans/{id}/end", Only(&[Role::Doctor])),
+    ("GET", "/api/v1/plans/{id}/completion", SignedIn),
+    ("GET", "/api/v1/institution/care-completion", Only(&[Role::InstitutionAdmin])),
+    ("GET", "/api/v1/plan-templates", Only(&[Role::InstitutionAdmin, Role::Doctor, Role::Nurse])),
+    ("PUT", "/api/v1/plan-templates/{key}", Only(&[Role::InstitutionAdmin])),
+    ("GET", "/api/v1/notifications", SignedIn),
+    ("POST", "/api/v1/notifications/{id}/read", SignedIn),
+    ("POST", "/api/v1/notifications/read-all", SignedIn),
+    ("POST", "/api/v1/notifications/delivered", SignedIn),
+    ("GET", "/api/v1/notification-prefs", SignedIn),
+    ("PUT", "/api/v1/notification-prefs", SignedIn),
+    ("GET", "/api/v1/notify/reach", Only(ADMINS)),
+    ("POST", "/api/v1/notify/sms-receipts", Anyone),
     ("POST", "/api/v1/me/wards", Only(&[Role::Patient])),
     ("GET", "/api/v1/institutions", Anyone),
     ("POST", "/api/v1/institutions", Only(&[Role::PlatformAdmin])),
@@ -172,6 +190,7 @@ fn concrete(path: &str) -> String {
         .replace("{code}", "en")
         .replace("{*path}", "app.css")
         .replace("{slug}", "stroke-signs")
+        .replace("{key}", "hypertension")
 }
 
 /// Whether the policy layer let the request through. A step-up demand means it did: the route

@@ -26,6 +26,7 @@ pub use message::{
 };
 pub use search::{SearchHit, SearchInput, search};
 pub use start::{DoctorListing, StartConsultation, list_doctors, start};
+pub(crate) use start::start_followup;
 pub(crate) use view::name_of as display_name;
 pub use view::{ConsultationSummary, ConsultationView, get, list_mine};
 

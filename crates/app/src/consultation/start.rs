@@ -197,3 +197,80 @@ pub async fn start(
     app.publish(to, serde_json::json!({"type": "consultation", "consultation": view.summary()}));
     Ok(view)
 }
+
+/// A follow-up visit of a chronic-care plan, started by the plan's doctor (D2): a follow-up
+/// consultation (复诊, the patient is on a plan for a diagnosed condition), already answered by the
+/// doctor's opening message, so no first-response clock runs. Written in the caller's transaction;
+/// returns the row and who to tell.
+pub(crate) async fn start_followup(
+    app: &App,
+    txn: &sea_orm::DatabaseTransaction,
+    doctor: &Principal,
+    patient_id: &str,
+    opening: &str,
+) -> Result<(c::Model, Vec<String>), AppError> {
+    if !repo::consent::is_active(txn, patient_id, domain::ConsentKind::SensitivePersonalInfo.as_str()).await? {
+        return Err(AppError::invalid("consent_withdrawn", "The patient has withdrawn consent to online consultations."));
+    }
+    let v = repo::verification::latest_for_user(txn, &doctor.user_id)
+        .await?
+        .filter(|v| v.status == "approved")
+        .ok_or(AppError::NotVerified)?;
+    let now = app.clock.now();
+    let id = domain::ConsultationId::new().to_string();
+    let complaint = opening.trim().to_owned();
+    let row = c::Model {
+        id: id.clone(),
+        patient_id: patient_id.to_owned(),
+        doctor_id: Some(doctor.user_id.clone()),
+        department_id: Some(v.department_id),
+        institution_id: v.institution_id,
+        status: ConsultationStatus::Active.as_str().into(),
+        kind: domain::consultation::ConsultationKind::FollowUp.as_str().into(),
+        priority: false,
+        complaint_enc: seal_text(app, "complaint_enc", &id, &complaint)?,
+        prior_diagnosis_enc: None,
+        red_flags: String::new(),
+        created_at: now,
+        first_response_due_at: now,
+        first_response_at: Some(now),
+        first_responder_id: Some(doctor.user_id.clone()),
+        escalated_at: None,
+        closed_at: None,
+        summary_enc: None,
+        rating: None,
+        rating_comment_enc: None,
+        rated_at: None,
+        last_seq: 1,
+        updated_at: now,
+    };
+    repo::consultation::insert(txn, row.clone()).await?;
+    let msg_id = domain::MessageId::new().to_string();
+    super::index_text(app, txn, &id, &msg_id, &complaint).await?;
+    repo::consultation::insert_message(
+        txn,
+        m::Model {
+            body_enc: app.seal("consultation_messages", "body_enc", &msg_id, complaint.as_bytes())?,
+            id: msg_id,
+            consultation_id: id.clone(),
+            seq: 1,
+            sender_id: doctor.user_id.clone(),
+            sender_role: Role::Doctor.as_str().into(),
+            client_id: "followup".into(),
+            kind: "text".into(),
+            sent_at: now,
+        },
+    )
+    .await?;
+    app.record(
+        txn,
+        &RequestCtx::default(),
+        Some(doctor),
+        "consultation.start_followup",
+        Subject { patient_id: Some(patient_id), resource: Some(&id) },
+        "ok",
+    )
+    .await?;
+    let to = recipients(txn, &row).await?;
+    Ok((row, to))
+}

@@ -10,6 +10,11 @@
 pub mod chart;
 pub mod mqtt;
 pub mod payload;
+pub mod plans;
+pub mod tasks;
+pub mod trend;
+
+pub use plans::{Measure, PlanInput, PlanView, create_plan, end_plan, plans};
 
 use chrono::{DateTime, Utc};
 use domain::{
@@ -41,116 +46,8 @@ async fn cares_for(app: &App, who: &Principal, patient_id: &str) -> Result<bool,
     Ok(!repo::consultation::list_scoped_for_patient(db, &scope, patient_id).await?.is_empty())
 }
 
-async fn require_care(app: &App, who: &Principal, patient_id: &str) -> Result<(), AppError> {
+pub(crate) async fn require_care(app: &App, who: &Principal, patient_id: &str) -> Result<(), AppError> {
     if cares_for(app, who, patient_id).await? { Ok(()) } else { Err(AppError::NotFound) }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanView {
-    pub id: String,
-    pub patient_id: String,
-    pub doctor_id: String,
-    pub doctor_name: String,
-    pub template: String,
-    pub title: String,
-    pub measures: serde_json::Value,
-    pub thresholds: Thresholds,
-    pub state: String,
-    pub created_at: DateTime<Utc>,
-}
-
-async fn plan_view(app: &App, row: p::Model) -> Result<PlanView, AppError> {
-    Ok(PlanView {
-        doctor_name: consultation::display_name(app, &app.store.db, &row.doctor_id).await?,
-        measures: serde_json::from_str(&row.measures).unwrap_or_default(),
-        thresholds: serde_json::from_str(&row.thresholds).unwrap_or_default(),
-        id: row.id,
-        patient_id: row.patient_id,
-        doctor_id: row.doctor_id,
-        template: row.template,
-        title: row.title,
-        state: row.state,
-        created_at: row.created_at,
-    })
-}
-
-/// What a plan template measures and how often (RFC 5545 rules; reminders follow them).
-fn template_measures(template: &str) -> Option<(&'static str, serde_json::Value)> {
-    Some(match template {
-        "hypertension" => (
-            "高血压随访 Hypertension follow-up",
-            json!([
-                {"kind": "blood-pressure", "rrule": "FREQ=DAILY;BYHOUR=7,19;BYMINUTE=0"},
-                {"kind": "weight", "rrule": "FREQ=WEEKLY;BYDAY=MO;BYHOUR=7;BYMINUTE=30"},
-                {"visit": "monthly BP review", "rrule": "FREQ=MONTHLY"}
-            ]),
-        ),
-        "diabetes" => (
-            "2型糖尿病随访 Type 2 diabetes follow-up",
-            json!([
-                {"kind": "glucose", "context": "fasting", "rrule": "FREQ=DAILY;BYHOUR=7;BYMINUTE=0"},
-                {"kind": "glucose", "context": "post-meal", "rrule": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0"},
-                {"kind": "weight", "rrule": "FREQ=WEEKLY;BYDAY=MO;BYHOUR=7;BYMINUTE=30"},
-                {"visit": "quarterly HbA1c review", "rrule": "FREQ=MONTHLY;INTERVAL=3"}
-            ]),
-        ),
-        "custom" => ("随访计划 Follow-up plan", json!([])),
-        _ => return None,
-    })
-}
-
-/// A doctor who cares for the patient starts a plan from a template (thresholds default to the
-/// guidelines' values unless given).
-pub async fn create_plan(
-    app: &App,
-    who: &Principal,
-    ctx: &RequestCtx,
-    patient_id: &str,
-    template: &str,
-    thresholds: Option<Thresholds>,
-) -> Result<PlanView, AppError> {
-    if !who.has(Role::Doctor) {
-        return Err(AppError::Forbidden);
-    }
-    require_care(app, who, patient_id).await?;
-    let row = plan_row(app, patient_id, &who.user_id, template, &thresholds.unwrap_or_default())?;
-    let txn = app.store.begin_write().await?;
-    repo::monitoring::insert_plan(&txn, row.clone()).await?;
-    app.record(
-        &txn,
-        ctx,
-        Some(who),
-        "plan.create",
-        Subject { patient_id: Some(patient_id), resource: Some(&row.id) },
-        template,
-    )
-    .await?;
-    txn.commit().await?;
-    plan_view(app, row).await
-}
-
-/// A new active plan row from a template.
-fn plan_row(
-    app: &App,
-    patient_id: &str,
-    doctor_id: &str,
-    template: &str,
-    thresholds: &Thresholds,
-) -> Result<p::Model, AppError> {
-    let (title, measures) = template_measures(template)
-        .ok_or_else(|| AppError::invalid("plan_template", "A plan starts from hypertension, diabetes or custom."))?;
-    Ok(p::Model {
-        id: domain::FileId::new().to_string(),
-        patient_id: patient_id.to_owned(),
-        doctor_id: doctor_id.to_owned(),
-        template: template.to_owned(),
-        title: title.to_owned(),
-        measures: measures.to_string(),
-        thresholds: serde_json::to_string(thresholds).map_err(|_| AppError::Internal("json"))?,
-        state: "active".into(),
-        created_at: app.clock.now(),
-        ended_at: None,
-    })
 }
 
 /// A new device row with its secret sealed.
@@ -173,16 +70,6 @@ fn device_row(
         paired_at: app.clock.now(),
         revoked_at: None,
     })
-}
-
-/// The patient's active plans.
-pub async fn plans(app: &App, who: &Principal, patient_id: &str) -> Result<Vec<PlanView>, AppError> {
-    require_care(app, who, patient_id).await?;
-    let mut out = Vec::new();
-    for row in repo::monitoring::active_plans(&app.store.db, patient_id).await? {
-        out.push(plan_view(app, row).await?);
-    }
-    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -286,7 +173,7 @@ pub struct AlertBrief {
     pub rule: String,
 }
 
-fn reading_of(app: &App, row: &o::Model) -> Result<Reading, AppError> {
+pub(crate) fn reading_of(app: &App, row: &o::Model) -> Result<Reading, AppError> {
     let plain = app.open("observations", "values_enc", &row.id, &row.values_enc)?;
     serde_json::from_slice(&plain).map_err(|_| AppError::Internal("stored reading"))
 }
@@ -339,68 +226,9 @@ pub async fn ingest(
             out.push((observation_view(app, row, alert.as_ref())?, false));
             continue;
         }
-        let recent = repo::monitoring::above_target_since(
-            &txn,
-            &device.patient_id,
-            item.reading.kind.as_str(),
-            item.measured_at - chrono::Duration::days(7),
-        )
-        .await?;
-        let id = domain::FileId::new().to_string();
-        let reading_json = serde_json::to_vec(&item.reading).map_err(|_| AppError::Internal("json"))?;
-        let row = o::Model {
-            values_enc: app.seal("observations", "values_enc", &id, &reading_json)?,
-            id,
-            patient_id: device.patient_id.clone(),
-            kind: item.reading.kind.as_str().to_owned(),
-            code: item.reading.kind.loinc().to_owned(),
-            measured_at: item.measured_at,
-            received_at: now,
-            source: "device".into(),
-            device_id: Some(device.id.clone()),
-            reading_id: Some(item.reading_id.clone()),
-            above_target: thresholds.above_target(&item.reading),
-        };
-        repo::monitoring::insert_observation(&txn, row.clone()).await?;
-        let finding = thresholds.check(&item.reading, usize::try_from(recent).unwrap_or(usize::MAX));
-        let alert = match (finding, &plan) {
-            (Some(f), Some(plan)) => {
-                let alert = a::Model {
-                    id: domain::FileId::new().to_string(),
-                    patient_id: device.patient_id.clone(),
-                    plan_id: plan.id.clone(),
-                    doctor_id: plan.doctor_id.clone(),
-                    observation_id: row.id.clone(),
-                    severity: f.severity.as_str().to_owned(),
-                    rule: f.rule.to_owned(),
-                    state: "open".into(),
-                    created_at: now,
-                    acknowledged_at: None,
-                    acknowledged_by: None,
-                    escalated_at: None,
-                };
-                repo::monitoring::insert_alert(&txn, alert.clone()).await?;
-                if f.severity == Severity::Urgent {
-                    let due = now + chrono::Duration::seconds(app.config.alert_escalation_secs.max(60));
-                    let key = format!("alert_escalate:{}", alert.id);
-                    let args = json!({"alert": alert.id});
-                    crate::jobs::schedule(&txn, crate::jobs::kind::ALERT_ESCALATE, &key, &args, due, now).await?;
-                }
-                Some(alert)
-            }
-            _ => None,
-        };
-        let view = observation_view(app, row, alert.as_ref())?;
-        if let Some(alert) = &alert {
-            events.push(Event {
-                recipients: vec![alert.doctor_id.clone()],
-                payload: json!({"type": "alert", "alert": alert_view(app, alert.clone(), Some(view.clone())).await?}),
-            });
-        }
-        events.push(Event {
-            recipients: vec![device.patient_id.clone()],
-            payload: json!({"type": "observation", "observation": view}),
-        });
+        let src = Source { patient_id: &device.patient_id, device_id: Some(&device.id), reading_id: Some(&item.reading_id) };
+        let (view, evs) = store_reading(app, &txn, &src, &item.reading, item.measured_at, plan.as_ref(), &thresholds).await?;
+        events.extend(evs);
         out.push((view, true));
     }
     app.record_as(
@@ -418,6 +246,176 @@ pub async fn ingest(
         app.bus.publish(e);
     }
     Ok((out, batch))
+}
+
+/// Where a reading comes from: a device (with its own reading id) or a person's hands.
+#[allow(clippy::struct_field_names, reason = "the three ids say where the reading is from")]
+struct Source<'a> {
+    patient_id: &'a str,
+    device_id: Option<&'a str>,
+    reading_id: Option<&'a str>,
+}
+
+/// Stores one checked reading in the caller's transaction: the sealed observation, the alert its
+/// plan's rules raise (urgent ones schedule their escalation), the task it completes; returns the
+/// view and the events to publish after commit (the alert to the doctor live and in the inbox, the
+/// reading and the completed task to the patient).
+async fn store_reading(
+    app: &App,
+    txn: &sea_orm::DatabaseTransaction,
+    src: &Source<'_>,
+    reading: &Reading,
+    measured_at: DateTime<Utc>,
+    plan: Option<&p::Model>,
+    thresholds: &Thresholds,
+) -> Result<(ObservationView, Vec<Event>), AppError> {
+    let now = app.clock.now();
+    let since = measured_at - chrono::Duration::days(7);
+    let recent = repo::monitoring::above_target_since(txn, src.patient_id, reading.kind.as_str(), since).await?;
+    let id = domain::FileId::new().to_string();
+    let reading_json = serde_json::to_vec(reading).map_err(|_| AppError::Internal("json"))?;
+    let row = o::Model {
+        values_enc: app.seal("observations", "values_enc", &id, &reading_json)?,
+        id,
+        patient_id: src.patient_id.to_owned(),
+        kind: reading.kind.as_str().to_owned(),
+        code: reading.kind.loinc().to_owned(),
+        measured_at,
+        received_at: now,
+        source: if src.device_id.is_some() { "device" } else { "manual" }.into(),
+        device_id: src.device_id.map(str::to_owned),
+        reading_id: src.reading_id.map(str::to_owned),
+        above_target: thresholds.above_target(reading),
+    };
+    repo::monitoring::insert_observation(txn, row.clone()).await?;
+    let mut events = Vec::new();
+    let finding = thresholds.check(reading, usize::try_from(recent).unwrap_or(usize::MAX));
+    let alert = match (finding, plan) {
+        (Some(f), Some(plan)) => {
+            let alert = a::Model {
+                id: domain::FileId::new().to_string(),
+                patient_id: src.patient_id.to_owned(),
+                plan_id: plan.id.clone(),
+                doctor_id: plan.doctor_id.clone(),
+                observation_id: row.id.clone(),
+                severity: f.severity.as_str().to_owned(),
+                rule: f.rule.to_owned(),
+                state: "open".into(),
+                created_at: now,
+                acknowledged_at: None,
+                acknowledged_by: None,
+                escalated_at: None,
+            };
+            repo::monitoring::insert_alert(txn, alert.clone()).await?;
+            if f.severity == Severity::Urgent {
+                let due = now + chrono::Duration::seconds(app.config.alert_escalation_secs.max(60));
+                let key = format!("alert_escalate:{}", alert.id);
+                let args = json!({"alert": alert.id});
+                crate::jobs::schedule(txn, crate::jobs::kind::ALERT_ESCALATE, &key, &args, due, now).await?;
+            }
+            Some(alert)
+        }
+        _ => None,
+    };
+    let view = observation_view(app, row, alert.as_ref())?;
+    if let Some(alert) = &alert {
+        let av = alert_view(app, alert.clone(), Some(view.clone())).await?;
+        events.push(alert_notification(app, txn, alert.doctor_id.clone(), &av, false).await?);
+        events.push(Event { recipients: vec![alert.doctor_id.clone()], payload: json!({"type": "alert", "alert": av}) });
+    }
+    if let Some(e) = tasks::complete_for_reading(txn, src.patient_id, reading, &view.id, measured_at).await? {
+        events.push(e);
+    }
+    events.push(Event { recipients: vec![src.patient_id.to_owned()], payload: json!({"type": "observation", "observation": view}) });
+    Ok((view, events))
+}
+
+/// The inbox entry (and e-mail/SMS when chosen) for an alert; urgent alerts ignore quiet hours.
+async fn alert_notification(
+    app: &App,
+    txn: &sea_orm::DatabaseTransaction,
+    to: String,
+    alert: &AlertView,
+    escalated: bool,
+) -> Result<Event, AppError> {
+    let reading = alert.reading.as_ref().map(|r| r.summary.clone()).unwrap_or_default();
+    let urgent = alert.severity == Severity::Urgent;
+    let (zh, en) = match (escalated, urgent) {
+        (true, _) => ("【升级】紧急读数无人确认", "Escalated: urgent reading not acknowledged"),
+        (false, true) => ("紧急读数", "Urgent reading"),
+        (false, false) => ("读数预警", "Reading warning"),
+    };
+    crate::notify::notify(
+        app,
+        txn,
+        crate::notify::NewNotification {
+            user_id: to,
+            kind: if escalated { "alert.escalated" } else { "alert" },
+            title: crate::notify::Bilingual::new(format!("{zh}：{}", alert.patient_name), format!("{en}: {}", alert.patient_name)),
+            body: crate::notify::Bilingual::new(format!("{reading}（{}）", alert.rule), format!("{reading} ({})", alert.rule)),
+            link: Some(format!("/patients/{}/care", alert.patient)),
+            urgent,
+            subject_id: Some(alert.id.clone()),
+        },
+    )
+    .await
+}
+
+/// A reading entered by hand (the patient, or a nurse or doctor caring for them): same checks,
+/// alerts and task completion as a device's.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ManualReading {
+    #[serde(rename = "type")]
+    pub kind: ReadingKind,
+    pub values: std::collections::BTreeMap<String, f64>,
+    #[serde(default)]
+    pub unit: Option<String>,
+    #[serde(default)]
+    pub context: Option<domain::reading::GlucoseContext>,
+    /// When measured (default: now); not in the future, at most 30 days back.
+    #[serde(default)]
+    pub measured_at: Option<DateTime<Utc>>,
+}
+
+/// Records a reading entered by hand (audited).
+pub async fn record_reading(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    input: ManualReading,
+) -> Result<ObservationView, AppError> {
+    require_care(app, who, patient_id).await?;
+    if who.user_id != patient_id && !who.has_any(&[Role::Doctor, Role::Nurse]) {
+        return Err(AppError::NotFound);
+    }
+    let now = app.clock.now();
+    let measured_at = input.measured_at.unwrap_or(now);
+    if measured_at > now + chrono::Duration::minutes(5) || measured_at < now - chrono::Duration::days(30) {
+        return Err(AppError::invalid("reading_time", "A reading is from the last 30 days, not the future."));
+    }
+    let unit = input.unit.as_deref().unwrap_or_else(|| input.kind.unit());
+    let reading = Reading::normalize(input.kind, &input.values, unit, input.context)
+        .map_err(|e| AppError::invalid(e.code(), e.to_string()))?;
+    let txn = app.store.begin_write().await?;
+    let plan = repo::monitoring::active_plans(&txn, patient_id).await?.into_iter().next();
+    let thresholds: Thresholds = plan.as_ref().and_then(|p| serde_json::from_str(&p.thresholds).ok()).unwrap_or_default();
+    let src = Source { patient_id, device_id: None, reading_id: None };
+    let (view, events) = store_reading(app, &txn, &src, &reading, measured_at, plan.as_ref(), &thresholds).await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "observation.record",
+        Subject { patient_id: Some(patient_id), resource: Some(&view.id) },
+        input.kind.as_str(),
+    )
+    .await?;
+    txn.commit().await?;
+    for e in events {
+        app.bus.publish(e);
+    }
+    Ok(view)
 }
 
 /// A patient's readings by LOINC code and time window, oldest first (at most 5,000); audited.
@@ -480,11 +478,27 @@ async fn alert_view(app: &App, row: a::Model, reading: Option<ObservationView>) 
     })
 }
 
-/// The caller's open alerts, urgent first, then newest.
+/// The caller's open alerts — their own, and escalated ones of their institution's doctors —
+/// urgent first, then newest.
 pub async fn open_alerts(app: &App, who: &Principal) -> Result<Vec<AlertView>, AppError> {
+    let db = &app.store.db;
     let mut out = Vec::new();
-    for row in repo::monitoring::open_alerts_for(&app.store.db, &who.user_id).await? {
+    for row in repo::monitoring::open_alerts_for(db, &who.user_id).await? {
         out.push(alert_view(app, row, None).await?);
+    }
+    let team = who.has_any(&[Role::Doctor, Role::Nurse, Role::InstitutionAdmin]);
+    if let (true, Some(inst)) = (team, who.institution_id.as_deref()) {
+        let colleagues: Vec<String> = repo::user::list_staff_of(db, inst)
+            .await?
+            .into_iter()
+            .filter(|s| s.role == Role::Doctor.as_str() && s.user_id != who.user_id)
+            .map(|s| s.user_id)
+            .collect();
+        for row in repo::monitoring::open_escalated_of(db, &colleagues).await? {
+            let mut view = alert_view(app, row, None).await?;
+            view.state = "escalated".into();
+            out.push(view);
+        }
     }
     out.sort_by_key(|a| (a.severity != Severity::Urgent, std::cmp::Reverse(a.created_at)));
     Ok(out)
@@ -536,8 +550,10 @@ pub(crate) async fn seed_demo(
     if repo::monitoring::device(&txn, device_id).await?.is_some() {
         return Ok(());
     }
-    let plan = plan_row(app, patient_id, doctor_id, "hypertension", &Thresholds::default())?;
-    repo::monitoring::insert_plan(&txn, plan).await?;
+    let t = plans::builtin("hypertension").ok_or(AppError::Internal("template"))?;
+    let plan = plans::plan_row(app, patient_id, doctor_id, &t.key, &t.title, &t.measures, &t.thresholds)?;
+    repo::monitoring::insert_plan(&txn, plan.clone()).await?;
+    tasks::extend(app, &txn, &plan).await?;
     let device = device_row(
         app,
         patient_id,
@@ -596,5 +612,10 @@ pub async fn escalate(app: &App, txn: &sea_orm::DatabaseTransaction, id: &str) -
     }
     let mut view = alert_view(app, row, None).await?;
     view.state = "escalated".into();
-    Ok(vec![Event { recipients: team, payload: json!({"type": "alert", "alert": view}) }])
+    let mut events = Vec::with_capacity(team.len() + 1);
+    for member in &team {
+        events.push(alert_notification(app, txn, member.clone(), &view, true).await?);
+    }
+    events.push(Event { recipients: team, payload: json!({"type": "alert", "alert": view}) });
+    Ok(events)
 }

@@ -15,6 +15,7 @@ mod m0009_jobs;
 mod m0010_calls;
 mod m0011_call_rooms;
 mod m0012_monitoring;
+mod m0013_care;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_calls::Migration),
             Box::new(m0011_call_rooms::Migration),
             Box::new(m0012_monitoring::Migration),
+            Box::new(m0013_care::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ pub mod annotation;
 pub mod attachment;
 pub mod audit;
 pub mod call;
+pub mod care;
 pub mod consent;
 pub mod consultation;
 pub mod correction;

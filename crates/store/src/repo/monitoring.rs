@@ -17,6 +17,29 @@ pub async fn insert_plan(db: &impl ConnectionTrait, row: p::Model) -> Result<(),
     Ok(())
 }
 
+pub async fn plan(db: &impl ConnectionTrait, id: &str) -> Result<Option<p::Model>, StoreError> {
+    Ok(p::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
+pub async fn update_plan(db: &impl ConnectionTrait, row: p::Model) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
+
+/// Ids of the plans run by these doctors (an institution's completion rate).
+pub async fn plan_ids_of_doctors(db: &impl ConnectionTrait, doctor_ids: &[String]) -> Result<Vec<String>, StoreError> {
+    if doctor_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(p::Entity::find()
+        .select_only()
+        .column(p::Column::Id)
+        .filter(p::Column::DoctorId.is_in(doctor_ids.iter().cloned()))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// A patient's active plans, newest first.
 pub async fn active_plans(db: &impl ConnectionTrait, patient_id: &str) -> Result<Vec<p::Model>, StoreError> {
     Ok(p::Entity::find()
@@ -139,4 +162,33 @@ pub async fn open_alerts_for(db: &impl ConnectionTrait, doctor_id: &str) -> Resu
 /// Alerts raised by one observation.
 pub async fn alerts_of(db: &impl ConnectionTrait, observation_id: &str) -> Result<Vec<a::Model>, StoreError> {
     Ok(a::Entity::find().filter(a::Column::ObservationId.eq(observation_id)).all(db).await?)
+}
+
+/// Open alerts of these doctors that were escalated to their team.
+pub async fn open_escalated_of(db: &impl ConnectionTrait, doctor_ids: &[String]) -> Result<Vec<a::Model>, StoreError> {
+    if doctor_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(a::Entity::find()
+        .filter(a::Column::DoctorId.is_in(doctor_ids.iter().cloned()))
+        .filter(a::Column::State.eq("open"))
+        .filter(a::Column::EscalatedAt.is_not_null())
+        .order_by_desc(a::Column::CreatedAt)
+        .limit(200)
+        .all(db)
+        .await?)
+}
+
+/// A patient's alerts raised since `since` (chart markers).
+pub async fn alerts_of_patient_since(
+    db: &impl ConnectionTrait,
+    patient_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<a::Model>, StoreError> {
+    Ok(a::Entity::find()
+        .filter(a::Column::PatientId.eq(patient_id))
+        .filter(a::Column::CreatedAt.gte(since))
+        .limit(5000)
+        .all(db)
+        .await?)
 }

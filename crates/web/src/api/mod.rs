@@ -4,6 +4,7 @@
 mod account;
 pub(crate) mod admin;
 mod auth;
+pub(crate) mod care;
 pub(crate) mod calls;
 pub(crate) mod consultation;
 pub(crate) mod export;
@@ -363,7 +364,7 @@ pub fn routes(r: Routes) -> Routes {
         .post(
             "/api/v1/patients/{id}/plans",
             Roles(&[Role::Doctor]),
-            "Start a follow-up plan {template: hypertension|diabetes|custom, thresholds?}",
+            "Start a follow-up plan {template: hypertension|diabetes|custom, title?, measures?, thresholds?}",
             monitoring::create_plan,
         )
         .get("/api/v1/patients/{id}/plans", Authenticated, "A patient's active follow-up plans", monitoring::plans)
@@ -372,5 +373,58 @@ pub fn routes(r: Routes) -> Routes {
             Authenticated,
             "Pair a device {device_id, kind, label}; the answer shows its secret once",
             monitoring::pair_device,
+        )
+        .get("/api/v1/patients/{id}/tasks", Authenticated, "A patient's care tasks ?from=&to= (default: yesterday to a week ahead)", care::tasks)
+        .post(
+            "/api/v1/patients/{id}/readings",
+            Authenticated,
+            "Record a reading by hand {type, values, unit?, context?, measured_at?} (the patient or their care team)",
+            care::record_reading,
+        )
+        .get(
+            "/api/v1/patients/{id}/charts/{kind}",
+            Authenticated,
+            "Trend chart as SVG ?days=90&lang=zh|en (the patient or their care team; audited)",
+            care::chart,
+        )
+        .get("/api/v1/visits/due", Roles(&[Role::Doctor]), "The caller's follow-up visits due today", care::due_visits)
+        .post("/api/v1/tasks/{id}/start", Roles(&[Role::Doctor]), "Start a due follow-up visit as a consultation", care::start_visit)
+        .post("/api/v1/plans/{id}/end", Roles(&[Role::Doctor]), "End a follow-up plan (its doctor); pending tasks are cancelled", care::end_plan)
+        .get("/api/v1/plans/{id}/completion", Authenticated, "A plan's tasks done on time / late / missed", care::plan_completion)
+        .get(
+            "/api/v1/institution/care-completion",
+            Roles(&[Role::InstitutionAdmin]),
+            "Completion rate of the institution's follow-up plans ?days=30",
+            care::institution_completion,
+        )
+        .get(
+            "/api/v1/plan-templates",
+            Roles(&[Role::InstitutionAdmin, Role::Doctor, Role::Nurse]),
+            "The institution's plan templates (hypertension, diabetes)",
+            care::templates,
+        )
+        .put(
+            "/api/v1/plan-templates/{key}",
+            Roles(&[Role::InstitutionAdmin]),
+            "Save the institution's version of a template {title, measures, thresholds}",
+            care::save_template,
+        )
+        .get("/api/v1/notifications", Authenticated, "The caller's inbox ?before= (newest first, with the unread count)", care::inbox)
+        .post("/api/v1/notifications/{id}/read", Authenticated, "Mark a notification read", care::read)
+        .post("/api/v1/notifications/read-all", Authenticated, "Mark every notification read", care::read_all)
+        .post("/api/v1/notifications/delivered", Authenticated, "The page received these notifications {ids}", care::delivered)
+        .get("/api/v1/notification-prefs", Authenticated, "The caller's channels, quiet hours and time zone", care::prefs)
+        .put(
+            "/api/v1/notification-prefs",
+            Authenticated,
+            "Save channels {channels, email?, quiet_start?, quiet_end?, time_zone?}",
+            care::save_prefs,
+        )
+        .get("/api/v1/notify/reach", Roles(ADMINS), "Reach rate per channel ?days=30 (E3)", care::reach)
+        .post(
+            "/api/v1/notify/sms-receipts",
+            Public,
+            "SMS gateway delivery receipts (Authorization: Bearer <[sms] receipt_token>)",
+            care::sms_receipt,
         )
 }

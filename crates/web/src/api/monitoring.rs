@@ -9,7 +9,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::reading::{ReadingKind, Thresholds};
+use domain::reading::ReadingKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -102,23 +102,15 @@ pub async fn observations(
     Ok(Json(json!({"items": items})))
 }
 
-#[derive(Deserialize)]
-pub struct PlanBody {
-    /// `hypertension`, `diabetes` or `custom`.
-    template: String,
-    #[serde(default)]
-    thresholds: Option<Thresholds>,
-}
-
 /// `POST /api/v1/patients/{id}/plans`.
 pub async fn create_plan(
     State(s): State<AppState>,
     Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
-    ApiJson(b): ApiJson<PlanBody>,
+    ApiJson(b): ApiJson<monitoring::PlanInput>,
 ) -> ApiResult<(StatusCode, Json<monitoring::PlanView>)> {
-    let plan = monitoring::create_plan(&s.app, &who, &c.ctx, &id, &b.template, b.thresholds).await?;
+    let plan = monitoring::create_plan(&s.app, &who, &c.ctx, &id, b).await?;
     Ok((StatusCode::CREATED, Json(plan)))
 }
 
