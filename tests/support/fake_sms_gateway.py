@@ -2,7 +2,8 @@
 """A fake SMS gateway that speaks Yiqiao's SMS gateway contract (see `SmsChannel` in
 crates/app/src/notify/channels.rs), for tests and local development.
 
-    python3 tests/support/fake_sms_gateway.py --port 8025 --token T [--receipts-to URL] [--log FILE]
+    python3 tests/support/fake_sms_gateway.py --port 8025 --token T [--receipts-to URL [--receipts-token R]]
+        [--log FILE]
         [--tls-cert CERT.pem --tls-key KEY.pem]
 
 POST <any path>   send: `Authorization: Bearer T` (else 401) and JSON
@@ -17,8 +18,9 @@ GET /messages     the messages "sent", in order, as JSON [{id, to, sender, text,
 GET /health       200 once listening.
 
 With --receipts-to URL, after each send the gateway POSTs the delivery receipt
-{"id", "message_id", "status": "delivered"|"failed", "error"?} to URL (retrying a few times until
-it gets a 2xx); the outcome is kept in the message's "receipt" field. With --log FILE each sent
+{"id", "message_id", "status": "delivered"|"failed", "error"?} to URL, with
+`Authorization: Bearer R` when --receipts-token R is given (the server's `[sms] receipt_token`),
+retrying a few times until it gets a 2xx; the outcome is kept in the message's "receipt" field. With --log FILE each sent
 message is also appended to FILE as one JSON line. With --tls-cert and --tls-key it serves HTTPS.
 """
 
@@ -36,9 +38,10 @@ MAX_TEXT = 300
 
 
 class State:
-    def __init__(self, token, receipts_to, log):
+    def __init__(self, token, receipts_to, receipts_token, log):
         self.token = token
         self.receipts_to = receipts_to
+        self.receipts_token = receipts_token
         self.log = log
         self.lock = threading.Lock()
         self.messages = []  # in send order
@@ -55,11 +58,12 @@ def post_receipt(state, message):
     else:
         receipt["status"] = "delivered"
     data = json.dumps(receipt, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json"}
+    if state.receipts_token:
+        headers["Authorization"] = "Bearer " + state.receipts_token
     outcome = None
     for attempt in range(5):
-        req = urllib.request.Request(
-            state.receipts_to, data=data, method="POST", headers={"Content-Type": "application/json"}
-        )
+        req = urllib.request.Request(state.receipts_to, data=data, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 outcome = resp.status
@@ -155,13 +159,14 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--token", required=True)
     ap.add_argument("--receipts-to", help="URL to POST delivery receipts to")
+    ap.add_argument("--receipts-token", help="bearer token to present with the receipts")
     ap.add_argument("--log", help="append each sent message to this file as a JSON line")
     ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
     ap.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
-    Handler.state = State(args.token, args.receipts_to, args.log)
+    Handler.state = State(args.token, args.receipts_to, args.receipts_token, args.log)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     server.verbose = args.verbose

@@ -22,6 +22,8 @@ use tokio::sync::mpsc;
 const FROM: &str = "医桥 Yiqiao <noreply@hospital.example>";
 const SENDER: &str = "【医桥】";
 const TOKEN: &str = "gateway-test-token";
+/// What the gateway presents with its receipts (`[sms] receipt_token`).
+const RECEIPT_TOKEN: &str = "receipt-test-token";
 const LINK: &str = "https://yiqiao.hospital.example/notifications/0190e5d2-7c1e-7b3a-9f00-3c2d1e0f4a5b";
 
 fn support(script: &str) -> PathBuf {
@@ -256,7 +258,7 @@ async fn get_json(port: u16, path: &str) -> Value {
 }
 
 /// A one-route receipt endpoint standing in for the server's: each POSTed body arrives on the
-/// channel; answers 204.
+/// channel, after its bearer token is checked; answers 204.
 async fn receipt_endpoint() -> (String, mpsc::UnboundedReceiver<Value>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api/v1/notify/sms-receipts", listener.local_addr().unwrap());
@@ -267,7 +269,7 @@ async fn receipt_endpoint() -> (String, mpsc::UnboundedReceiver<Value>) {
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
-                let (head_end, length) = loop {
+                let (head_end, length, authorized) = loop {
                     let n = s.read(&mut chunk).await.unwrap();
                     assert!(n > 0, "receipt request cut short");
                     buf.extend_from_slice(&chunk[..n]);
@@ -277,7 +279,8 @@ async fn receipt_endpoint() -> (String, mpsc::UnboundedReceiver<Value>) {
                             .lines()
                             .find_map(|l| l.strip_prefix("content-length:"))
                             .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-                        break (end + 4, length);
+                        let authorized = head.lines().any(|l| l == format!("authorization: bearer {RECEIPT_TOKEN}"));
+                        break (end + 4, length, authorized);
                     }
                 };
                 while buf.len() < head_end + length {
@@ -285,6 +288,7 @@ async fn receipt_endpoint() -> (String, mpsc::UnboundedReceiver<Value>) {
                     assert!(n > 0, "receipt body cut short");
                     buf.extend_from_slice(&chunk[..n]);
                 }
+                assert!(authorized, "the receipt came without our token");
                 let body: Value = serde_json::from_slice(&buf[head_end..head_end + length]).unwrap();
                 s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                     .await
@@ -306,7 +310,11 @@ async fn sms_reaches_the_gateway_once_and_receipts_come_back() {
         return;
     }
     let (receipts_url, mut receipts) = receipt_endpoint().await;
-    let gw = Server::start("fake_sms_gateway.py", &["--token", TOKEN, "--receipts-to", &receipts_url]).await;
+    let gw = Server::start(
+        "fake_sms_gateway.py",
+        &["--token", TOKEN, "--receipts-to", &receipts_url, "--receipts-token", RECEIPT_TOKEN],
+    )
+    .await;
     let channel = sms_channel(&format!("http://127.0.0.1:{}/v1/messages", gw.port), TOKEN);
     assert_eq!(channel.name(), "sms");
 

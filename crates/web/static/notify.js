@@ -81,6 +81,40 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
     alerts.set(a.id, bar);
   };
   fetch('/api/v1/alerts').then((r) => (r.ok ? r.json() : { items: [] })).then((v) => v.items.forEach(showAlert)).catch(() => {});
+  // Notifications (E3): the unread count on the Inbox link; a new one shows as a toast (alerts have
+  // their banner) and is confirmed as delivered to this page.
+  const inboxLink = document.querySelector('nav a[href="/inbox"]');
+  let unread = 0;
+  const setUnread = (n) => { unread = n; if (inboxLink) { if (n > 0) inboxLink.dataset.count = String(n); else delete inboxLink.dataset.count; } };
+  fetch('/api/v1/notifications').then((r) => (r.ok ? r.json() : { unread: 0 })).then((v) => setUnread(v.unread)).catch(() => {});
+  const notified = (n, quiet) => {
+    setUnread(unread + 1);
+    fetch('/api/v1/notifications/delivered', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': document.body.dataset.csrf },
+      body: JSON.stringify({ ids: [n.id] }),
+    }).catch(() => {});
+    if (!quiet && !n.kind.startsWith('alert')) toast(`${n.title} — ${n.body.slice(0, 60)}`, `/inbox/${n.id}`);
+  };
+  // An urgent reading of my own: what to do now (call 120), on whatever page I am.
+  const urgentNotice = (o) => {
+    if (o.patient_id !== document.body.dataset.me || o.alert?.severity !== 'urgent' || document.getElementById('urgent-120')) return;
+    const d = document.body.dataset;
+    const bar = document.createElement('div');
+    bar.className = 'alert urgent-120 floating';
+    bar.id = 'urgent-120';
+    bar.setAttribute('role', 'alert');
+    const text = document.createElement('strong');
+    text.textContent = `${d.urgentTitle || ''} ${o.summary}`;
+    const advice = document.createElement('p');
+    advice.textContent = d.urgentAdvice || '';
+    const call = document.createElement('a');
+    call.className = 'button danger big-call';
+    call.href = 'tel:120';
+    call.textContent = d.call120 || '120';
+    bar.append(text, advice, call);
+    document.querySelector('main')?.prepend(bar);
+  };
   // A call that started ringing before this page opened.
   fetch('/api/v1/calls').then((r) => (r.ok ? r.json() : { items: [] })).then((v) => v.items.forEach(ring)).catch(() => {});
   const open = () => {
@@ -91,6 +125,8 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
       try { ev = JSON.parse(e.data); } catch { return; }
       if (ev.type === 'call') ring(ev.call);
       if (ev.type === 'alert') showAlert(ev.alert);
+      if (ev.type === 'notification') notified(ev.notification, ev.quiet);
+      if (ev.type === 'observation') urgentNotice(ev.observation);
       if (livePage) return;
       if (ev.type === 'message' && ev.message.sender !== document.body.dataset.me) {
         count += 1;

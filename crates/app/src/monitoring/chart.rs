@@ -267,11 +267,9 @@ fn legend(spec: &ChartSpec, series: &[Series], rings: &[Ring]) -> (String, u32) 
         }
         let (cx, cy, c, fill) = (x + 8.0, f64::from(22 + row * ROW), hex(color), hex(BAND_FILL));
         let (at, top) = (format!(r#"cx="{cx:.0}" cy="{cy}""#), cy - 6.0);
+        let line = format!(r#"<path d="M{x:.0} {cy}h16" stroke="{c}" stroke-width="2"/>"#);
         let _ = match swatch {
-            0 => write!(
-                out,
-                r#"<path d="M{x:.0} {cy}h16" stroke="{c}" stroke-width="2"/><circle {at} r="4" fill="{c}"/>"#
-            ),
+            0 => write!(out, r#"{line}<circle {at} r="4" fill="{c}"/>"#),
             1 => write!(out, r#"<circle {at} r="5" fill="{c}"/>"#),
             2 => write!(out, r#"<rect x="{x:.0}" y="{top}" width="16" height="12" fill="{fill}" stroke="{c}"/>"#),
             _ => write!(out, r#"<circle {at} r="6" fill="none" stroke="{c}" stroke-width="2.5"/>"#),

@@ -14,7 +14,7 @@ pub mod plans;
 pub mod tasks;
 pub mod trend;
 
-pub use plans::{Measure, PlanInput, PlanView, create_plan, end_plan, plans};
+pub use plans::{FollowedPatient, Measure, PlanInput, PlanView, create_plan, end_plan, my_patients, patient_name, plans};
 
 use chrono::{DateTime, Utc};
 use domain::{
@@ -126,6 +126,31 @@ pub async fn pair_device(
     Ok(PairedDevice { device_id: row.id, patient_id: row.patient_id, kind, label: row.label, secret })
 }
 
+/// A paired device as its owner and care team see it (never the secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceView {
+    pub id: String,
+    pub kind: ReadingKind,
+    pub label: String,
+    pub paired_at: DateTime<Utc>,
+}
+
+/// The patient's paired devices.
+pub async fn devices(app: &App, who: &Principal, patient_id: &str) -> Result<Vec<DeviceView>, AppError> {
+    require_care(app, who, patient_id).await?;
+    Ok(repo::monitoring::devices_of(&app.store.db, patient_id)
+        .await?
+        .into_iter()
+        .filter(|d| d.revoked_at.is_none())
+        .map(|d| DeviceView {
+            kind: d.kind.parse().unwrap_or(ReadingKind::BloodPressure),
+            id: d.id,
+            label: d.label,
+            paired_at: d.paired_at,
+        })
+        .collect())
+}
+
 /// A paired (not revoked) device and its secret, for checking what it signs.
 pub(crate) async fn device_secret(app: &App, device_id: &str) -> Result<(d::Model, Vec<u8>), AppError> {
     let row = repo::monitoring::device(&app.store.db, device_id).await?.filter(|d| d.revoked_at.is_none());
@@ -178,7 +203,7 @@ pub(crate) fn reading_of(app: &App, row: &o::Model) -> Result<Reading, AppError>
     serde_json::from_slice(&plain).map_err(|_| AppError::Internal("stored reading"))
 }
 
-fn observation_view(app: &App, row: o::Model, alert: Option<&a::Model>) -> Result<ObservationView, AppError> {
+pub(crate) fn observation_view(app: &App, row: o::Model, alert: Option<&a::Model>) -> Result<ObservationView, AppError> {
     let r = reading_of(app, &row)?;
     Ok(ObservationView {
         unit: r.kind.unit(),

@@ -295,6 +295,16 @@ pub async fn create_plan(
     check_thresholds(&thresholds)?;
     let row = plan_row(app, patient_id, &who.user_id, &base.key, &title, &measures, &thresholds)?;
     let txn = app.store.begin_write().await?;
+    // One active plan per template: a new one replaces the doctor's own; another doctor's stays.
+    for old in repo::monitoring::active_plans(&txn, patient_id).await? {
+        if old.template != row.template || row.template == "custom" {
+            continue;
+        }
+        if old.doctor_id != who.user_id {
+            return Err(AppError::invalid("plan_exists", "The patient already follows this kind of plan with another doctor."));
+        }
+        end_in(app, &txn, who, ctx, old).await?;
+    }
     repo::monitoring::insert_plan(&txn, row.clone()).await?;
     tasks::extend(app, &txn, &row).await?;
     app.record(
@@ -347,28 +357,68 @@ pub async fn plans(app: &App, who: &Principal, patient_id: &str) -> Result<Vec<P
 /// The plan's doctor ends it: its pending tasks are cancelled (audited).
 pub async fn end_plan(app: &App, who: &Principal, ctx: &RequestCtx, plan_id: &str) -> Result<PlanView, AppError> {
     let txn = app.store.begin_write().await?;
-    let mut row = repo::monitoring::plan(&txn, plan_id).await?.filter(|p| p.doctor_id == who.user_id);
-    let Some(row) = row.as_mut() else { return Err(AppError::NotFound) };
-    if row.state == "active" {
-        row.state = "ended".into();
-        row.ended_at = Some(app.clock.now());
-        repo::monitoring::update_plan(&txn, row.clone()).await?;
-        for mut task in repo::care::pending_tasks_of_plan(&txn, plan_id).await? {
-            task.state = "cancelled".into();
-            repo::care::update_task(&txn, task).await?;
-        }
-        app.record(
-            &txn,
-            ctx,
-            Some(who),
-            "plan.end",
-            Subject { patient_id: Some(&row.patient_id), resource: Some(plan_id) },
-            "ok",
-        )
-        .await?;
-    }
+    let row = repo::monitoring::plan(&txn, plan_id).await?.filter(|p| p.doctor_id == who.user_id);
+    let row = row.ok_or(AppError::NotFound)?;
+    let row = end_in(app, &txn, who, ctx, row).await?;
     txn.commit().await?;
-    plan_view(app, row.clone()).await
+    plan_view(app, row).await
+}
+
+/// Ends an active plan in the caller's transaction: its pending tasks are cancelled (audited).
+async fn end_in(
+    app: &App,
+    txn: &sea_orm::DatabaseTransaction,
+    who: &Principal,
+    ctx: &RequestCtx,
+    mut row: p::Model,
+) -> Result<p::Model, AppError> {
+    if row.state != "active" {
+        return Ok(row);
+    }
+    row.state = "ended".into();
+    row.ended_at = Some(app.clock.now());
+    repo::monitoring::update_plan(txn, row.clone()).await?;
+    for mut task in repo::care::pending_tasks_of_plan(txn, &row.id).await? {
+        task.state = "cancelled".into();
+        repo::care::update_task(txn, task).await?;
+    }
+    app.record(txn, ctx, Some(who), "plan.end", Subject { patient_id: Some(&row.patient_id), resource: Some(&row.id) }, "ok")
+        .await?;
+    Ok(row)
+}
+
+/// One of a doctor's follow-up patients, for their list.
+#[derive(Debug, Clone, Serialize)]
+pub struct FollowedPatient {
+    pub plan: PlanView,
+    pub patient_name: String,
+    pub open_alerts: usize,
+    pub urgent_alerts: usize,
+}
+
+/// The caller's (a doctor's) active plans with their patients and open alerts, most alarming first.
+pub async fn my_patients(app: &App, who: &Principal) -> Result<Vec<FollowedPatient>, AppError> {
+    if !who.has(Role::Doctor) {
+        return Ok(Vec::new());
+    }
+    let db = &app.store.db;
+    let alerts = repo::monitoring::open_alerts_for(db, &who.user_id).await?;
+    let mut out = Vec::new();
+    for row in repo::monitoring::active_plans_of_doctor(db, &who.user_id).await? {
+        let mine = alerts.iter().filter(|a| a.patient_id == row.patient_id);
+        let urgent_alerts = mine.clone().filter(|a| a.severity == "urgent").count();
+        let open_alerts = mine.count();
+        let patient_name = consultation::display_name(app, db, &row.patient_id).await?;
+        out.push(FollowedPatient { plan: plan_view(app, row).await?, patient_name, open_alerts, urgent_alerts });
+    }
+    out.sort_by_key(|p| (std::cmp::Reverse(p.urgent_alerts), std::cmp::Reverse(p.open_alerts), p.patient_name.clone()));
+    Ok(out)
+}
+
+/// The patient's display name, for someone caring for them.
+pub async fn patient_name(app: &App, who: &Principal, patient_id: &str) -> Result<String, AppError> {
+    require_care(app, who, patient_id).await?;
+    consultation::display_name(app, &app.store.db, patient_id).await
 }
 
 #[cfg(test)]

@@ -81,3 +81,39 @@ pub async fn chart(
     txn.commit().await?;
     Ok(svg)
 }
+
+/// The patient's readings of the last `days` days, newest first (at most 50), each with the alert it
+/// raised — what the patient's page lists, with the "call 120" advice on urgent ones (audited).
+pub async fn recent(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    days: i64,
+) -> Result<Vec<super::ObservationView>, AppError> {
+    require_care(app, who, patient_id).await?;
+    let db = &app.store.db;
+    let to = app.clock.now() + Duration::minutes(5);
+    let from = to - Duration::days(days.clamp(1, MAX_DAYS));
+    let mut rows = repo::monitoring::observations(db, patient_id, None, Some(from), Some(to), 5000).await?;
+    rows.reverse();
+    rows.truncate(50);
+    let alerts = repo::monitoring::alerts_of_patient_since(db, patient_id, from).await?;
+    let txn = app.store.begin_write().await?;
+    app.record(
+        &txn,
+        ctx,
+        Some(who),
+        "observation.view",
+        Subject { patient_id: Some(patient_id), resource: None },
+        &rows.len().to_string(),
+    )
+    .await?;
+    txn.commit().await?;
+    rows.into_iter()
+        .map(|row| {
+            let alert = alerts.iter().find(|a| a.observation_id == row.id).cloned();
+            super::observation_view(app, row, alert.as_ref())
+        })
+        .collect()
+}

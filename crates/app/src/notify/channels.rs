@@ -278,13 +278,15 @@ pub const SMS_MAX_CHARS: usize = 300;
 /// later). Any other status (`400` bad request, `401`/`403` bad token, …; redirects are not
 /// followed): Permanent. No answer (connection refused, timeout): Temporary.
 ///
-/// **Delivery receipt.** Once the operator reports, the gateway `POST`s to our receipt route:
+/// **Delivery receipt.** Once the operator reports, the gateway `POST`s to our receipt route
+/// (`POST /api/v1/notify/sms-receipts`, with `Authorization: Bearer <[sms] receipt_token>`):
 ///
 /// ```json
 /// {"id": "<delivery id>", "message_id": "<gateway id>", "status": "delivered" | "failed", "error": "<why, when failed>"}
 /// ```
 ///
-/// which [`parse_sms_receipt`] reads. The gateway should retry that POST until it gets a 2xx.
+/// which [`parse_sms_receipt`] reads (other statuses are not final and are ignored). The gateway
+/// should retry that POST until it gets a 2xx.
 pub struct SmsChannel {
     client: reqwest::Client,
     url: reqwest::Url,

@@ -50,6 +50,17 @@ pub async fn active_plans(db: &impl ConnectionTrait, patient_id: &str) -> Result
         .await?)
 }
 
+/// A doctor's active plans, oldest first.
+pub async fn active_plans_of_doctor(db: &impl ConnectionTrait, doctor_id: &str) -> Result<Vec<p::Model>, StoreError> {
+    Ok(p::Entity::find()
+        .filter(p::Column::DoctorId.eq(doctor_id))
+        .filter(p::Column::State.eq("active"))
+        .order_by_asc(p::Column::CreatedAt)
+        .limit(500)
+        .all(db)
+        .await?)
+}
+
 /// Whether `doctor_id` runs an active plan for `patient_id` (a care relationship).
 pub async fn doctor_has_plan(db: &impl ConnectionTrait, doctor_id: &str, patient_id: &str) -> Result<bool, StoreError> {
     Ok(p::Entity::find()

@@ -116,6 +116,8 @@ pub struct ConversationPage {
     pub calculators: [&'static str; 4],
     /// Label keys under `calc.` the page hands to the script for live calculator cards.
     pub calc_labels: &'static [&'static str],
+    /// D3: the doctor's side panel shows the patient's 3-month trend when they are on a plan.
+    pub trend: Option<String>,
 }
 
 /// Every `calc.*` label a calculator card can show.
@@ -157,6 +159,10 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
     } else {
         Vec::new()
     };
+    let trend = match &history {
+        Some(_) => super::care::side_trend(s, a, who, &v.s.patient_id).await?,
+        None => None,
+    };
     let open = v.s.status != "closed";
     let mine = v.s.doctor_id.as_deref() == Some(who.user_id.as_str());
     let mut c = Chrome::new(a, "/consultations");
@@ -181,6 +187,7 @@ async fn conversation(s: &AppState, a: &Authed, id: &str, err: Option<&AppError>
         times_of_day: domain::card::TIMES_OF_DAY,
         calculators: domain::calculator::CALCULATORS,
         calc_labels: CALC_LABELS,
+        trend,
     }))
 }
 

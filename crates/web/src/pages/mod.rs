@@ -5,8 +5,10 @@
 mod account;
 mod admin;
 mod call;
+mod care;
 mod consult;
 mod home;
+mod inbox;
 mod red_flags;
 
 use std::collections::BTreeMap;
@@ -130,6 +132,26 @@ pub fn routes(r: Routes) -> Routes {
         .post("/consultations/{id}/handover", Roles(&[Role::Doctor]), "Hand over to another doctor", consult::handover)
         .post("/consultations/{id}/close", Roles(&[Role::Doctor]), "Close with summary and diagnoses", consult::close)
         .post("/consultations/{id}/rating", Roles(&[Role::Patient]), "Rate the consultation", consult::rate)
+        .get("/care", Roles(&[Role::Patient]), "My follow-up: readings due, trends, devices (D1–D5)", care::mine)
+        .post("/care/readings", Roles(&[Role::Patient]), "Record a reading by hand", care::record)
+        .post("/care/devices", Roles(&[Role::Patient]), "Pair a device (its secret is shown once)", care::pair)
+        .get("/care/patients", Roles(&[Role::Doctor, Role::Nurse]), "My follow-up patients and visits due", care::followed)
+        .get("/patients/{id}/care", Roles(&[Role::Doctor, Role::Nurse]), "A patient's care panel: plans, alerts, tasks, trends", care::panel)
+        .post("/patients/{id}/care/plans", Roles(&[Role::Doctor]), "Start a follow-up plan (form)", care::create_plan)
+        .post("/plans/{id}/end", Roles(&[Role::Doctor]), "End a follow-up plan", care::end_plan)
+        .post("/tasks/{id}/start", Roles(&[Role::Doctor]), "Start a due follow-up visit as a consultation", care::start_visit)
+        .get("/inbox", Authenticated, "My notifications", inbox::inbox)
+        .get("/inbox/{id}", Authenticated, "Open a notification (marks it read) ?via=email|sms", inbox::open)
+        .post("/inbox/read-all", Authenticated, "Mark every notification read", inbox::read_all)
+        .get("/settings/notifications", Authenticated, "Notification channels, quiet hours, time zone", inbox::settings)
+        .post("/settings/notifications", Authenticated, "Save notification settings", inbox::save_settings)
+        .get("/institution/care", Roles(&[Role::InstitutionAdmin]), "Plan templates, completion and reach", inbox::care_settings)
+        .post(
+            "/institution/care/templates/{key}",
+            Roles(&[Role::InstitutionAdmin]),
+            "Save the institution's version of a plan template",
+            inbox::save_template,
+        )
         .get("/static/{*path}", Public, "Embedded assets", crate::assets::serve)
 }
 
@@ -214,9 +236,19 @@ fn nav_for(p: &Principal, t: Tr) -> Vec<NavItem> {
             v.push(NavItem { href: "/health-record", label: t.t("nav.health_record") });
         }
     }
+    if p.has(Role::Patient) {
+        v.push(NavItem { href: "/care", label: t.t("nav.care") });
+    }
+    if p.has_any(&[Role::Doctor, Role::Nurse]) {
+        v.push(NavItem { href: "/care/patients", label: t.t("nav.followup") });
+    }
     if p.has(Role::Doctor) {
         v.push(NavItem { href: "/doctor/verification", label: t.t("nav.verification") });
     }
+    if p.has(Role::InstitutionAdmin) {
+        v.push(NavItem { href: "/institution/care", label: t.t("nav.care_settings") });
+    }
+    v.push(NavItem { href: "/inbox", label: t.t("nav.inbox") });
     if p.has_any(crate::api::ADMINS) {
         v.push(NavItem { href: "/admin/verifications", label: t.t("nav.review") });
         v.push(NavItem { href: "/institution", label: t.t("nav.institution") });
