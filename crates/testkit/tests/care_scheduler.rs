@@ -212,28 +212,44 @@ async fn readings_complete_tasks_on_time_or_late_and_the_rest_are_missed() {
         }
     };
 
-    // 19:00 task (11:00 UTC): measured an hour later → on time.
-    w.set_clock(at("2026-11-25T12:00:00Z"));
+    // The worker runs as time passes. 19:00 task (11:00 UTC): measured an hour later → on time.
+    w.walk_to(at("2026-11-25T12:00:00Z"), Duration::hours(1)).await;
     let r = w.reading(&w.patient_id, bp(128.0, 82.0)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let t = task_due("2026-11-25T11:00:00Z").await;
     assert_eq!((t["state"].as_str(), t["completed_at"].as_str()), (Some("done"), Some("2026-11-25T12:00:00Z")));
-    // 07:00 task (23:00 UTC): measured five hours later → late.
-    w.set_clock(at("2026-11-26T04:00:00Z"));
-    assert_eq!(w.reading(&w.patient_id, bp(132.0, 84.0)).await.status, StatusCode::CREATED);
+    // 07:00 task (23:00 UTC): the paired monitor sends a reading five hours later → late.
+    let r = w.post(&format!("/api/v1/patients/{}/devices", w.patient_id), json!({"device_id": "bp-care-1", "kind": "blood-pressure"}), &w.patient_id).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let device = format!("Device bp-care-1:{}", r.json()["secret"].as_str().unwrap());
+    w.walk_to(at("2026-11-26T04:00:00Z"), Duration::hours(1)).await;
+    let reading = json!({"reading_id": "r-late", "type": "blood-pressure", "values": {"systolic": 132, "diastolic": 84},
+        "unit": "mmHg", "measured_at": "2026-11-26T04:00:00Z"});
+    let req = http::Request::builder()
+        .method(http::Method::POST)
+        .uri("/api/v1/device-readings")
+        .header(http::header::AUTHORIZATION, device)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(reading.to_string()))
+        .unwrap();
+    let r = w.t.raw(req).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(task_due("2026-11-25T23:00:00Z").await["state"], "late");
     // 90 minutes before the next 07:00 task, while the 19:00 one is still open: the nearest (07:00)
     // is done early; the 19:00 one, never measured, is missed when its window ends.
-    w.set_clock(at("2026-11-26T21:30:00Z"));
+    w.walk_to(at("2026-11-26T21:30:00Z"), Duration::hours(1)).await;
     assert_eq!(w.reading(&w.patient_id, bp(126.0, 80.0)).await.status, StatusCode::CREATED);
     assert_eq!(task_due("2026-11-26T23:00:00Z").await["state"], "done");
     assert_eq!(task_due("2026-11-26T11:00:00Z").await["state"], "pending");
-    w.set_clock(at("2026-11-26T23:00:00Z"));
-    w.run_jobs().await;
+    w.walk_to(at("2026-11-26T23:00:00Z"), Duration::hours(1)).await;
     assert_eq!(task_due("2026-11-26T11:00:00Z").await["state"], "missed");
+    let early = task_due("2026-11-26T23:00:00Z").await["id"].as_str().unwrap().to_owned();
+    let reminded: Vec<_> = w.notifications(&w.patient_id, "task.reminder").await.into_iter().filter_map(|r| r.subject_id).collect();
+    assert!(!reminded.contains(&early), "a task done before it is due is not reminded");
+    assert_eq!(reminded.len(), 3, "the other three were reminded");
     assert_eq!(task_due("2026-11-26T11:00:00Z").await["completed_at"], json!(null));
     // (The institution's figure counts tasks due before now: the one due this second comes in later.)
-    w.set_clock(at("2026-11-26T23:05:00Z"));
+    w.walk_to(at("2026-11-26T23:05:00Z"), Duration::hours(1)).await;
 
     let expected = json!({"done": 2, "late": 1, "missed": 1, "rate": 0.75, "on_time_rate": 0.5});
     for who in [&w.patient_id, &w.doctor_id] {
@@ -300,6 +316,36 @@ async fn a_due_visit_reaches_the_doctor_and_starts_as_a_follow_up_consultation()
     let done = of(&tasks, "visit");
     assert_eq!((done[0]["state"].as_str(), done[0]["consultation_id"].as_str()), (Some("done"), Some(cid.as_str())));
     assert_eq!(w.get("/api/v1/visits/due", &w.doctor_id).await.json()["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_plan_started_before_dawn_includes_that_mornings_measurement() {
+    let w = world().await;
+    // 06:30 in Shanghai: the 07:00 blood pressure is half an hour after the start.
+    w.set_clock(at("2026-11-25T22:30:00Z"));
+    w.hypertension_plan().await;
+    let tasks = w.tasks(w.now() - Duration::days(1), w.now() + Duration::days(2)).await;
+    let got = dues(&of(&tasks, "blood-pressure"));
+    assert_eq!(got.first().copied(), Some(at("2026-11-25T23:00:00Z")), "07:00 that morning comes first: {got:?}");
+}
+
+#[tokio::test]
+async fn due_visits_are_those_due_today_not_tomorrows() {
+    let w = world().await;
+    w.hypertension_plan().await;
+    w.walk_to(t0() + Duration::days(21), Duration::days(7)).await;
+    // The visit is due on 25 December, 09:00 Shanghai (01:00 UTC).
+    let wr = &w;
+    let list = move || async move {
+        wr.get("/api/v1/visits/due", &wr.doctor_id).await.json()["items"].as_array().map_or(0, Vec::len)
+    };
+    w.set_clock(at("2026-12-24T01:00:00Z"));
+    assert_eq!(list().await, 0, "09:00 on the 24th: due tomorrow");
+    w.set_clock(at("2026-12-25T00:30:00Z"));
+    assert_eq!(list().await, 1, "08:30 on the 25th: due today");
+    // 22:00 on the 24th (14:00 UTC): the visit is tomorrow's, yet within twelve hours.
+    w.set_clock(at("2026-12-24T14:00:00Z"));
+    assert_eq!(list().await, 0, "22:00 on the 24th: \"due today\" lists tomorrow's visit");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -19,23 +19,19 @@ pub async fn enqueue(db: &impl ConnectionTrait, row: j::Model) -> Result<bool, S
     Ok(res > 0)
 }
 
-/// The oldest job due at `now` that no other worker holds, locked until `txn` ends.
-pub async fn claim_next(
+/// Up to `limit` jobs due at `now` that no other worker holds, oldest first, locked until `txn` ends.
+pub async fn claim_due(
     txn: &DatabaseTransaction,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<j::Model>, StoreError> {
+    limit: u64,
+) -> Result<Vec<j::Model>, StoreError> {
     let q = j::Entity::find()
         .filter(j::Column::DoneAt.is_null())
         .filter(j::Column::DueAt.lte(now))
         .order_by_asc(j::Column::DueAt)
         .order_by_asc(j::Column::Id)
-        .limit(1);
-    Ok(dialect::skip_locked(q, txn.get_database_backend()).one(txn).await?)
-}
-
-/// Re-reads one job under lock (to record a failed attempt after its transaction rolled back).
-pub async fn lock(txn: &DatabaseTransaction, id: &str) -> Result<Option<j::Model>, StoreError> {
-    dialect::find_for_update::<j::Entity>(txn, id.to_owned()).await
+        .limit(limit);
+    Ok(dialect::skip_locked(q, txn.get_database_backend()).all(txn).await?)
 }
 
 pub async fn update(db: &impl ConnectionTrait, row: j::Model) -> Result<(), StoreError> {
