@@ -93,7 +93,7 @@ pub async fn consultation_pdf(app: &App, who: &Principal, ctx: &RequestCtx, id: 
     audit_export(app, &txn, who, ctx, &row).await?;
     txn.commit().await?;
     let filename = format!("consultation-{id}.pdf");
-    finish(app, vec![record], filename).await
+    finish(app, vec![record], Vec::new(), filename).await
 }
 
 /// All consultations of `patient_id` that the caller may see, oldest first: the patient's (or
@@ -113,7 +113,17 @@ pub async fn record_pdf(app: &App, who: &Principal, ctx: &RequestCtx, patient_id
         audit_export(app, &txn, who, ctx, row).await?;
     }
     txn.commit().await?;
-    finish(app, records, format!("record-{patient_id}.pdf")).await
+    // D3: the whole record carries the monitoring trends of the last three months.
+    let mut charts = Vec::new();
+    for kind in domain::reading::ReadingKind::ALL {
+        let (svg, n) =
+            crate::monitoring::trend::render_unaudited(app, patient_id, kind, 90, crate::monitoring::chart::Lang::Zh)
+                .await?;
+        if n > 0 {
+            charts.push(svg);
+        }
+    }
+    finish(app, records, charts, format!("record-{patient_id}.pdf")).await
 }
 
 async fn audit_export(
@@ -128,7 +138,7 @@ async fn audit_export(
 }
 
 /// Fetches the photos, then lays out and draws the document off the async runtime.
-async fn finish(app: &App, mut records: Vec<Record>, filename: String) -> Result<PdfExport, AppError> {
+async fn finish(app: &App, mut records: Vec<Record>, charts: Vec<String>, filename: String) -> Result<PdfExport, AppError> {
     let keys = app.keys.current();
     for r in &mut records {
         for e in &mut r.entries {
@@ -142,7 +152,7 @@ async fn finish(app: &App, mut records: Vec<Record>, filename: String) -> Result
         }
     }
     let generated = app.clock.now();
-    let bytes = tokio::task::spawn_blocking(move || draw(&records, generated))
+    let bytes = tokio::task::spawn_blocking(move || draw(&records, &charts, generated))
         .await
         .map_err(|_| AppError::Internal("join"))??;
     Ok(PdfExport { filename, bytes })
@@ -279,13 +289,20 @@ fn diagnosis_line(code: &str) -> String {
 }
 
 /// Lays out and draws all records (CPU-bound; runs on a blocking thread).
-fn draw(records: &[Record], generated: DateTime<Utc>) -> Result<Vec<u8>, AppError> {
+fn draw(records: &[Record], charts: &[String], generated: DateTime<Utc>) -> Result<Vec<u8>, AppError> {
     let mut l = Layout::default();
     for (i, r) in records.iter().enumerate() {
         if i > 0 {
             l.new_page();
         }
         draw_record(&mut l, r, generated);
+    }
+    if !charts.is_empty() {
+        l.new_page();
+        l.heading("健康监测趋势（近 3 个月） Monitoring trends (last 3 months)");
+        for svg in charts {
+            l.svg(svg);
+        }
     }
     let footer = match records {
         [one] => format!("医桥 Yiqiao · 问诊记录 Consultation record {}", one.id),
@@ -511,7 +528,7 @@ mod tests {
     #[test]
     fn a_long_conversation_flows_onto_more_pages() {
         let t = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
-        let one = draw(&[sample(Vec::new())], t).unwrap();
+        let one = draw(&[sample(Vec::new())], &[], t).unwrap();
         assert!(one.starts_with(b"%PDF"));
         let many: Vec<Entry> = (0..80)
             .map(|i| Entry {
@@ -524,6 +541,35 @@ mod tests {
         let mut l = Layout::default();
         draw_record(&mut l, &sample(many), t);
         assert!(l.pages.len() > 1);
+    }
+
+    #[test]
+    fn trend_charts_are_drawn_as_vectors_on_a_page_of_their_own() {
+        use crate::monitoring::chart::{self, ChartPoint, ChartSpec};
+        let t = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let points: Vec<ChartPoint> = (0..30_i32)
+            .map(|i| ChartPoint {
+                at: t - chrono::Duration::days(i64::from(i)),
+                values: [("systolic".to_owned(), 130.0 + f64::from(i % 7)), ("diastolic".to_owned(), 85.0)].into(),
+                context: None,
+                alert: None,
+            })
+            .collect();
+        let spec = ChartSpec {
+            kind: domain::reading::ReadingKind::BloodPressure,
+            from: t - chrono::Duration::days(90),
+            to: t,
+            bands: vec![(90.0, 140.0), (60.0, 90.0)],
+            lang: chart::Lang::Zh,
+        };
+        let svg = chart::render(&spec, &points);
+        assert!(layout::parse_svg(&svg).is_some(), "our chart parses as SVG");
+        let mut l = Layout::default();
+        l.svg(&svg);
+        assert!(matches!(l.pages[0].first(), Some(Op::Svg { w, h, .. }) if (*w - layout::CONTENT_W).abs() < 0.1 && *h > 100.0));
+        let without = draw(&[sample(Vec::new())], &[], t).unwrap();
+        let with = draw(&[sample(Vec::new())], &[svg], t).unwrap();
+        assert!(with.len() > without.len() + 1000, "the chart adds its drawing");
     }
 
     #[test]

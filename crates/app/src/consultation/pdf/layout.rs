@@ -162,6 +162,14 @@ pub enum Op {
         h: f32,
         color: Rgb,
     },
+    /// A vector drawing (a trend chart, D3) scaled into `w` × `h`.
+    Svg {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        tree: Arc<usvg::Tree>,
+    },
     /// A photo with the doctor's annotation drawn over it (A4).
     Image {
         x: f32,
@@ -279,6 +287,18 @@ impl Layout {
         }
     }
 
+    /// An SVG document (our own charts) across the content width, its text in the bundled font.
+    pub fn svg(&mut self, svg: &str) {
+        let Some(tree) = parse_svg(svg) else { return };
+        let size = tree.size();
+        let w = CONTENT_W;
+        let h = w * size.height() / size.width();
+        self.ensure(h + 6.0);
+        let y = self.y;
+        self.push(Op::Svg { x: MARGIN, y, w, h, tree: Arc::new(tree) });
+        self.y += h + 6.0;
+    }
+
     /// The size an image is drawn at: scaled to fit `max_w` × 340 points (`None` if empty).
     pub fn image_size(image: &Image, max_w: f32) -> Option<(f32, f32)> {
         let (pw, ph) = image.size();
@@ -299,6 +319,24 @@ impl Layout {
         self.push(Op::Image { x, y, w, h, image, shapes: Arc::new(shapes) });
         self.y += h + 4.0;
     }
+}
+
+/// Fonts for SVG text: the bundled CJK font stands in for every family the charts name.
+static SVG_FONTS: LazyLock<Arc<usvg::fontdb::Database>> = LazyLock::new(|| {
+    let mut db = usvg::fontdb::Database::new();
+    db.load_font_data(FONT_DATA.to_vec());
+    let family = db.faces().next().and_then(|f| f.families.first().map(|(name, _)| name.clone()));
+    if let Some(family) = family {
+        db.set_sans_serif_family(family.clone());
+        db.set_serif_family(family);
+    }
+    Arc::new(db)
+});
+
+/// Parses one of our SVG documents (no external resources).
+pub fn parse_svg(svg: &str) -> Option<usvg::Tree> {
+    let opts = usvg::Options { fontdb: SVG_FONTS.clone(), ..usvg::Options::default() };
+    usvg::Tree::from_str(svg, &opts).inspect_err(|e| tracing::warn!(error = %e, "chart not drawn into the pdf")).ok()
 }
 
 fn fill(color: Rgb) -> Fill {
@@ -345,6 +383,13 @@ fn draw_op(s: &mut Surface<'_>, op: Op, font: &Font) {
                 s.set_stroke(None);
                 s.set_fill(Some(fill(color)));
                 s.draw_path(&path);
+            }
+        }
+        Op::Svg { x, y, w, h, tree } => {
+            if let Some(size) = Size::from_wh(w, h) {
+                s.push_transform(&Transform::from_translate(x, y));
+                krilla_svg::SurfaceExt::draw_svg(s, &tree, size, krilla_svg::SvgSettings::default());
+                s.pop();
             }
         }
         Op::Image { x, y, w, h, image, shapes } => {
