@@ -395,6 +395,8 @@ async fn two_workers_on_postgres_send_each_reminder_exactly_once() {
 
         let now = w.now();
         let db = &w.t.app.store.db;
+        let retried = j::Entity::find().filter(j::Column::LastError.is_not_null()).all(db).await.unwrap();
+        eprintln!("DEBUG retried: {retried:#?}");
         let failed = j::Entity::find().filter(j::Column::Outcome.eq("failed")).all(db).await.unwrap();
         assert!(failed.is_empty(), "{failed:?}");
         for p in &patients {
