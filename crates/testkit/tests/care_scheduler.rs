@@ -348,6 +348,32 @@ async fn due_visits_are_those_due_today_not_tomorrows() {
     assert_eq!(list().await, 0, "22:00 on the 24th: \"due today\" lists tomorrow's visit");
 }
 
+/// Runs `run_due` on each app in a task of its own, all at once, until each finds nothing due;
+/// returns how many jobs each ran.
+async fn race(apps: &[app::App]) -> Vec<usize> {
+    let workers: Vec<_> = apps
+        .iter()
+        .cloned()
+        .map(|app| {
+            tokio::spawn(async move {
+                let mut ran = 0;
+                loop {
+                    match app::jobs::run_due(&app).await {
+                        Ok(0) => return Ok(ran),
+                        Ok(k) => ran += k,
+                        Err(e) => return Err(format!("{e:?}")),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut ran = Vec::new();
+    for h in workers {
+        ran.push(h.await.unwrap().unwrap_or_else(|e| panic!("a worker failed: {e}")));
+    }
+    ran
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_on_postgres_send_each_reminder_exactly_once() {
     let w = world().await;
@@ -355,50 +381,33 @@ async fn two_workers_on_postgres_send_each_reminder_exactly_once() {
         eprintln!("SKIPPED on SQLite (one writer): set YIQIAO_TEST_POSTGRES to run it");
         return;
     }
-    // Three patients on plans.
+    // Eight patients on plans: nine days of downtime leave 300-odd jobs, more than one worker's
+    // claim (256), so both workers get a share.
     let mut patients = vec![w.patient_id.clone()];
-    for login in ["pat-care-2", "pat-care-3"] {
-        let id = care_support::register(&w.t, login, None).await;
+    for k in 2..=8 {
+        let id = care_support::register(&w.t, &format!("pat-care-{k}"), None).await;
         w.consults(&id).await;
         patients.push(id);
     }
     for p in &patients {
         w.plan_for(p, json!({"template": "hypertension"})).await;
     }
+    w.set_clock(w.now() + Duration::hours(1));
+    run_jobs(&w.t.app).await;
     // A second App on its own connection pool, as a second node would be.
     let mut second = w.t.app.clone();
     second.store = store::Store::connect(&w.t.db_url).await.unwrap();
     for round in 1..=2 {
         // Down for nine days (round 2: nine more): a backlog of reminders, closes and extensions.
         w.set_clock(w.now() + Duration::days(9));
-        let workers: Vec<_> = [w.t.app.clone(), second.clone()]
-            .into_iter()
-            .map(|app| {
-                tokio::spawn(async move {
-                    let mut ran = 0;
-                    loop {
-                        match app::jobs::run_due(&app).await {
-                            Ok(0) => return Ok(ran),
-                            Ok(k) => ran += k,
-                            Err(e) => return Err(format!("{e:?}")),
-                        }
-                    }
-                })
-            })
-            .collect();
-        let mut ran = Vec::new();
-        for h in workers {
-            ran.push(h.await.unwrap().unwrap_or_else(|e| panic!("a worker failed in round {round}: {e}")));
-        }
+        let ran = race(&[w.t.app.clone(), second.clone()]).await;
         assert_eq!(run_jobs(&w.t.app).await, 0, "the two workers left nothing due");
         eprintln!("round {round}: the workers ran {ran:?} jobs");
 
         let now = w.now();
         let db = &w.t.app.store.db;
         let retried = j::Entity::find().filter(j::Column::LastError.is_not_null()).all(db).await.unwrap();
-        eprintln!("DEBUG retried: {retried:#?}");
-        let failed = j::Entity::find().filter(j::Column::Outcome.eq("failed")).all(db).await.unwrap();
-        assert!(failed.is_empty(), "{failed:?}");
+        assert!(retried.is_empty(), "round {round}: {retried:?}");
         for p in &patients {
             let due: BTreeSet<String> = ct::Entity::find()
                 .filter(ct::Column::PatientId.eq(p.as_str()))
@@ -413,8 +422,40 @@ async fn two_workers_on_postgres_send_each_reminder_exactly_once() {
             let subjects: Vec<String> = reminders.iter().filter_map(|r| r.subject_id.clone()).collect();
             let unique: BTreeSet<String> = subjects.iter().cloned().collect();
             assert_eq!(subjects.len(), unique.len(), "round {round}: a reminder sent twice to {p}");
-            assert_eq!(unique, due, "round {round}: one reminder per due task of {p}");
+            let lost: Vec<&String> = due.difference(&unique).collect();
+            assert!(lost.is_empty(), "round {round}: {} of {} due tasks of {p} never reminded: {lost:?}", lost.len(), due.len());
             assert!(due.len() >= 18 * round, "a real backlog: {}", due.len());
         }
     }
+}
+
+#[tokio::test]
+async fn a_reminder_held_by_another_worker_is_not_lost_when_its_window_closes_first() {
+    let w = world().await;
+    if !w.t.is_postgres() {
+        eprintln!("SKIPPED on SQLite (one writer): set YIQIAO_TEST_POSTGRES to run it");
+        return;
+    }
+    w.hypertension_plan().await;
+    w.set_clock(t0() + Duration::hours(1));
+    run_jobs(&w.t.app).await;
+    let first = w.tasks(t0(), t0() + Duration::days(1)).await[0].clone();
+    // Down for a day: the 19:00 reminder is overdue and so is the end of its window (07:00).
+    w.set_clock(t0() + Duration::days(1));
+    // Worker B (another node) has claimed the oldest due job, that reminder, and is not done yet…
+    let node_b = store::Store::connect(&w.t.db_url).await.unwrap();
+    let b = node_b.begin_write().await.unwrap();
+    let held = store::repo::job::claim_due(&b, w.now(), 1).await.unwrap();
+    assert_eq!(held[0].kind, app::jobs::kind::TASK_REMIND);
+    assert!(held[0].payload.contains(first["id"].as_str().unwrap()), "{held:?}");
+    // …while worker A drains the rest of the backlog, the task's `task.close` among it.
+    assert!(run_jobs(&w.t.app).await > 0);
+    assert_eq!(w.tasks(t0(), t0() + Duration::days(1)).await[0]["state"], "missed");
+    // B's claim ends (its batch rolls back, or it crashed) and the reminder job runs after all.
+    b.rollback().await.unwrap();
+    assert_eq!(run_jobs(&w.t.app).await, 1);
+    // On one worker every overdue reminder goes out (see the downtime test); it must not depend on
+    // which worker happened to hold it.
+    let reminded: Vec<_> = w.notifications(&w.patient_id, "task.reminder").await.into_iter().filter_map(|n| n.subject_id).collect();
+    assert!(reminded.iter().any(|s| first["id"] == s.as_str()), "the 19:00 reminder was lost: {reminded:?}");
 }
