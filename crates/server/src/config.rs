@@ -332,23 +332,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        let mut c = Config::default();
-        c.database.url = "postgres://u:hunter2@h/db".into();
-        assert!(!c.redacted_toml().contains("hunter2"));
-        assert!(!format!("{c:?}").contains("hunter2"));
-        c.blob.secret_access_key = "s3-secret-value".into();
-        assert!(!c.redacted_toml().contains("s3-secret-value"));
-    }
-}
-
 impl Config {
     /// The e-mail and SMS channels configured (E3); in-app needs none.
     pub fn outbound(&self) -> anyhow::Result<app::notify::Outbound> {
@@ -381,5 +364,22 @@ impl Config {
             out.sms_receipt_token = Some(s.receipt_token.clone()).filter(|t| !t.is_empty());
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        let mut c = Config::default();
+        c.database.url = "postgres://u:hunter2@h/db".into();
+        assert!(!c.redacted_toml().contains("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        c.blob.secret_access_key = "s3-secret-value".into();
+        assert!(!c.redacted_toml().contains("s3-secret-value"));
     }
 }

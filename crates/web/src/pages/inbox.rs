@@ -166,7 +166,10 @@ pub struct CareSettingsPage {
     pub c: Chrome,
     pub templates: Vec<TemplateForm>,
     pub completion: tasks::Completion,
-    pub reach: Vec<notify::Reach>,
+    pub completion_pct: String,
+    pub on_time_pct: String,
+    /// Each channel with its rate as a percentage.
+    pub reach: Vec<(notify::Reach, String)>,
     pub kinds: Vec<&'static str>,
 }
 
@@ -174,11 +177,6 @@ fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "—".into(), |r| format!("{:.1}%", r * 100.0))
 }
 
-impl CareSettingsPage {
-    pub fn pct(&self, rate: &Option<f64>) -> String {
-        percent(*rate)
-    }
-}
 
 async fn care_settings_page(s: &AppState, a: &Authed, err: Option<(&AppError, &str, &FormData)>) -> PageResult {
     let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;
@@ -206,12 +204,24 @@ async fn care_settings_page(s: &AppState, a: &Authed, err: Option<(&AppError, &s
     let completion = tasks::institution_completion(&s.app, who, 30).await.map_err(e)?;
     let now = s.app.clock.now();
     let reach = notify::reach(&s.app, who, now - Duration::days(30), now).await.map_err(e)?;
+    let reach = reach.into_iter().map(|r| {
+        let pct = percent(r.rate);
+        (r, pct)
+    });
     let mut c = Chrome::new(a, "/institution/care");
     if let Some((err, _, _)) = err {
         c = c.with_error(err);
     }
     let kinds = domain::reading::ReadingKind::ALL.iter().map(|k| k.as_str()).collect();
-    Ok(render(&CareSettingsPage { c, templates, completion, reach, kinds }))
+    Ok(render(&CareSettingsPage {
+        c,
+        templates,
+        completion_pct: percent(completion.rate),
+        on_time_pct: percent(completion.on_time_rate),
+        completion,
+        reach: reach.collect(),
+        kinds,
+    }))
 }
 
 /// `GET /institution/care`: plan templates, completion and reach (institution admins).
