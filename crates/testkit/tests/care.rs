@@ -15,8 +15,8 @@ use app::notify::{
     channels::{Channel, ChannelError, Outgoing, Receipt, SmsChannel, SmsConfig},
 };
 use care_support::{
-    PATIENT_NAME, PATIENT_PHONE, Server, World, at, bp, free_port, get_json, have_python, received_mail,
-    smtp_channel, smtp_sink, t0, time_of, world,
+    PATIENT_NAME, PATIENT_PHONE, Server, World, at, bp, free_port, get_json, have_python, received_mail, smtp_channel,
+    smtp_sink, t0, time_of, world,
 };
 use chrono::Duration;
 use domain::Role;
@@ -70,7 +70,10 @@ async fn manual_readings_are_checked_and_an_urgent_one_alerts_the_plans_doctor()
     assert_eq!((obs["alert"]["severity"].as_str(), obs["alert"]["rule"].as_str()), (Some("urgent"), Some("bp_urgent")));
     let alerts = w.get("/api/v1/alerts", &w.doctor_id).await.json()["items"].clone();
     assert_eq!(alerts.as_array().map(Vec::len), Some(1), "{alerts}");
-    assert_eq!((alerts[0]["id"].clone(), alerts[0]["patient"].clone()), (obs["alert"]["id"].clone(), json!(w.patient_id)));
+    assert_eq!(
+        (alerts[0]["id"].clone(), alerts[0]["patient"].clone()),
+        (obs["alert"]["id"].clone(), json!(w.patient_id))
+    );
     let notes = w.inbox_of_kind(&w.doctor_id, "alert").await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0]["urgent"], true);
@@ -102,7 +105,8 @@ async fn quiet_hours_hold_email_reminders_until_morning_but_not_urgent_alerts() 
     let (sink, mail) = smtp_sink().await;
     let mut w = world().await;
     w.with_outbound(Outbound::default().with(smtp_channel(sink.port)));
-    let quiet = |email: &str| json!({"channels": ["email"], "email": email, "quiet_start": "22:00", "quiet_end": "07:00"});
+    let quiet =
+        |email: &str| json!({"channels": ["email"], "email": email, "quiet_start": "22:00", "quiet_end": "07:00"});
     for (user, email) in [(&w.patient_id, "patient@example.org"), (&w.doctor_id, "doctor@hospital.example")] {
         let r = w.put("/api/v1/notification-prefs", quiet(email), user).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -173,7 +177,10 @@ async fn deliveries_go_sent_delivered_read_or_fail_after_five_tries_and_reach_ad
     // Only the recipient moves their notification along: sent → delivered → read.
     let r = w.post("/api/v1/notifications/delivered", json!({"ids": [first]}), &w.stranger_id).await;
     assert_eq!(r.json()["delivered"], 0);
-    assert_eq!(w.post(&format!("/api/v1/notifications/{first}/read"), json!({}), &w.stranger_id).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        w.post(&format!("/api/v1/notifications/{first}/read"), json!({}), &w.stranger_id).await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = w.post("/api/v1/notifications/delivered", json!({"ids": [first, "nope"]}), &w.patient_id).await;
     assert_eq!(r.json()["delivered"], 1, "{}", r.text);
     assert_eq!(w.inbox(&w.patient_id).await.0[0]["channels"], json!({"inapp": "delivered"}));
@@ -224,7 +231,10 @@ async fn deliveries_go_sent_delivered_read_or_fail_after_five_tries_and_reach_ad
     // Once the page says the second arrived: 2 of 2.
     w.post("/api/v1/notifications/delivered", json!({"ids": [second]}), &w.patient_id).await;
     let inapp = w.get("/api/v1/notify/reach", &admin).await.json()["channels"][1].clone();
-    assert_eq!((inapp["reached"].as_i64(), inapp["pending"].as_i64(), inapp["rate"].as_f64()), (Some(2), Some(0), Some(1.0)));
+    assert_eq!(
+        (inapp["reached"].as_i64(), inapp["pending"].as_i64(), inapp["rate"].as_f64()),
+        (Some(2), Some(0), Some(1.0))
+    );
 }
 
 fn sms_outbound(port: u16) -> Outbound {
@@ -279,7 +289,10 @@ async fn sms_reminders_go_through_the_gateway_and_receipts_need_the_token() {
     assert_eq!(sms_receipt(&w, Some("wrong-token"), &receipt).await, StatusCode::UNAUTHORIZED);
     assert_eq!(sms_receipt(&w, None, &receipt).await, StatusCode::UNAUTHORIZED);
     assert_eq!(w.delivery(&nid, "sms").await.state, "sent");
-    assert_eq!(sms_receipt(&w, Some(RECEIPT_TOKEN), &json!({"status": "delivered"})).await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        sms_receipt(&w, Some(RECEIPT_TOKEN), &json!({"status": "delivered"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     assert_eq!(sms_receipt(&w, Some(RECEIPT_TOKEN), &receipt).await, StatusCode::NO_CONTENT);
     let dl = w.delivery(&nid, "sms").await;
     assert_eq!((dl.state.as_str(), dl.delivered_at), ("delivered", Some(w.now())));
@@ -325,7 +338,10 @@ async fn an_sms_receipt_that_beats_the_send_outcome_is_kept() {
     out.sms_receipt_token = Some(RECEIPT_TOKEN.into());
     w.with_outbound(out);
     handle.set(w.t.app.clone()).ok();
-    assert_eq!(w.put("/api/v1/notification-prefs", json!({"channels": ["sms"]}), &w.patient_id).await.status, StatusCode::OK);
+    assert_eq!(
+        w.put("/api/v1/notification-prefs", json!({"channels": ["sms"]}), &w.patient_id).await.status,
+        StatusCode::OK
+    );
     w.hypertension_plan().await;
     w.set_clock(at("2026-11-25T11:00:00Z"));
     w.run_jobs().await;
@@ -333,7 +349,11 @@ async fn an_sms_receipt_that_beats_the_send_outcome_is_kept() {
     assert_eq!(app::notify::deliver_due(&w.t.app).await.unwrap(), 1);
     let dl = w.delivery(&nid, "sms").await;
     assert_eq!(dl.external_id.as_deref(), Some("quick-1"));
-    assert_eq!((dl.state.as_str(), dl.delivered_at), ("delivered", Some(w.now())), "the receipt was overwritten: {dl:?}");
+    assert_eq!(
+        (dl.state.as_str(), dl.delivered_at),
+        ("delivered", Some(w.now())),
+        "the receipt was overwritten: {dl:?}"
+    );
 }
 
 fn template_input(systolic_target: f64, rrule: &str) -> Value {
@@ -367,10 +387,16 @@ async fn institution_templates_shape_new_plans_and_an_ended_plan_stops_reminding
 
     let listed = w.get("/api/v1/plan-templates", &admin).await.json()["items"].clone();
     assert_eq!((listed[0]["key"].as_str(), listed[0]["customised"].as_bool()), (Some("hypertension"), Some(true)));
-    assert_eq!((listed[0]["measures"].clone(), listed[0]["thresholds"]["systolic_target"].as_f64()), (mine["measures"].clone(), Some(130.0)));
+    assert_eq!(
+        (listed[0]["measures"].clone(), listed[0]["thresholds"]["systolic_target"].as_f64()),
+        (mine["measures"].clone(), Some(130.0))
+    );
     assert_eq!((listed[1]["key"].as_str(), listed[1]["customised"].as_bool()), (Some("diabetes"), Some(false)));
     let theirs = w.get("/api/v1/plan-templates", &elsewhere).await.json()["items"][0].clone();
-    assert_eq!((theirs["customised"].as_bool(), theirs["thresholds"]["systolic_target"].as_f64()), (Some(false), Some(140.0)));
+    assert_eq!(
+        (theirs["customised"].as_bool(), theirs["thresholds"]["systolic_target"].as_f64()),
+        (Some(false), Some(140.0))
+    );
     assert_eq!(w.get("/api/v1/plan-templates", &w.patient_id).await.status, StatusCode::FORBIDDEN);
 
     // A doctor of the institution: a bad rule is refused; the template gives the changed plan.
@@ -445,8 +471,14 @@ async fn the_blood_pressure_chart_marks_every_reading_and_the_urgent_one() {
     let plot = plot_part(svg);
     assert_eq!(plot.matches(r#"r="4""#).count(), 8, "a point per value: systolic and diastolic of 4 readings");
     let ring = |colour: &str| format!(r#"r="9" opacity="1" fill="none" stroke="{colour}""#);
-    assert_eq!((plot.matches(&ring("#D92D20")).count(), plot.matches(&ring("#F79009")).count()), (1, 0), "one urgent ring");
-    assert!(svg.contains(">收缩压<") && svg.contains(">紧急<") && svg.contains(">目标范围<") && !svg.contains(">Systolic<"));
+    assert_eq!(
+        (plot.matches(&ring("#D92D20")).count(), plot.matches(&ring("#F79009")).count()),
+        (1, 0),
+        "one urgent ring"
+    );
+    assert!(
+        svg.contains(">收缩压<") && svg.contains(">紧急<") && svg.contains(">目标范围<") && !svg.contains(">Systolic<")
+    );
     assert!(!svg.contains("<script") && !svg.contains("href"));
 
     let en = w.get(&format!("{path}?days=90&lang=en"), &w.doctor_id).await;
@@ -458,7 +490,10 @@ async fn the_blood_pressure_chart_marks_every_reading_and_the_urgent_one() {
     assert!(!en.text.contains(">收缩压<"));
     // A week: the last two readings, the urgent one among them.
     let week = w.get(&format!("{path}?days=7"), &w.patient_id).await.text;
-    assert_eq!((plot_part(&week).matches(r#"r="4""#).count(), plot_part(&week).matches(&ring("#D92D20")).count()), (4, 1));
+    assert_eq!(
+        (plot_part(&week).matches(r#"r="4""#).count(), plot_part(&week).matches(&ring("#D92D20")).count()),
+        (4, 1)
+    );
 
     assert_eq!(w.get(&format!("{path}?days=90"), &w.stranger_id).await.status, StatusCode::NOT_FOUND);
     let r = w.get(&format!("/api/v1/patients/{}/charts/cholesterol", w.patient_id), &w.patient_id).await;

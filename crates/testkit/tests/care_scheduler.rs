@@ -3,7 +3,8 @@
 //! by `plan.extend`; reminders fire at their due second, once, also after downtime; readings
 //! complete tasks on time or late, the rest are missed; completion rates per plan and institution;
 //! a due follow-up visit reaches the doctor and starts as a consultation in one click; on
-//! PostgreSQL two workers drain one backlog without a reminder sent twice.
+//! PostgreSQL two workers drain one backlog with every reminder sent exactly once, whichever worker
+//! holds it.
 
 #![allow(clippy::unwrap_used, reason = "a test: a failed step should stop it with its message")]
 
@@ -75,7 +76,10 @@ async fn hypertension_tasks_follow_shanghai_time_two_weeks_ahead_and_the_visit_a
     // No gap and no double in the blood pressure tasks across the extensions.
     let now = w.now();
     assert_eq!(dues(&of(&tasks, "blood-pressure")), shanghai_bp(start, now + Duration::days(14)));
-    assert_eq!(dues(&of(&tasks, "weight")), every(at("2026-11-29T23:30:00Z"), now + Duration::days(14), Duration::weeks(1)));
+    assert_eq!(
+        dues(&of(&tasks, "weight")),
+        every(at("2026-11-29T23:30:00Z"), now + Duration::days(14), Duration::weeks(1))
+    );
 }
 
 #[tokio::test]
@@ -92,11 +96,12 @@ async fn a_patient_in_berlin_gets_tasks_at_berlin_time_across_daylight_saving() 
     let tasks = w.tasks(start, start + Duration::days(15)).await;
     // 07:00 and 19:00 Berlin: 06:00 / 18:00 UTC in winter time (CET), 05:00 / 17:00 from the 28th (CEST).
     let change = at("2027-03-28T01:00:00Z");
-    let expected: Vec<DateTime<Utc>> = every(at("2027-03-19T06:00:00Z"), start + Duration::days(14), Duration::hours(12))
-        .into_iter()
-        .map(|d| if d >= change { d - Duration::hours(1) } else { d })
-        .filter(|d| *d > start)
-        .collect();
+    let expected: Vec<DateTime<Utc>> =
+        every(at("2027-03-19T06:00:00Z"), start + Duration::days(14), Duration::hours(12))
+            .into_iter()
+            .map(|d| if d >= change { d - Duration::hours(1) } else { d })
+            .filter(|d| *d > start)
+            .collect();
     let got = dues(&of(&tasks, "blood-pressure"));
     assert_eq!(got, expected, "Berlin BP due times");
     let hours: BTreeSet<u32> = got.iter().map(Timelike::hour).collect();
@@ -141,7 +146,7 @@ async fn a_reminder_fires_at_its_due_second_and_only_once() {
 }
 
 #[tokio::test]
-async fn after_downtime_every_reminder_fires_once_windows_close_and_the_plan_is_extended() {
+async fn after_downtime_open_reminders_fire_once_stale_ones_not_windows_close_and_the_plan_is_extended() {
     let w = world().await;
     w.hypertension_plan().await;
     // Running normally for five days…
@@ -155,8 +160,9 @@ async fn after_downtime_every_reminder_fires_once_windows_close_and_the_plan_is_
     assert!(w.run_jobs().await > 0);
     assert_eq!(app::jobs::run_due(&w.t.app).await.unwrap(), 0, "nothing left due");
 
-    // The documented rule (jobs.rs: overdue jobs run once, oldest first; tasks.rs: downtime neither
-    // loses a reminder nor sends one twice): one reminder per task due so far, none twice.
+    // The documented rule (jobs.rs: overdue jobs run once, oldest first; tasks.rs: a reminder goes out
+    // once while its task's window is open — after downtime, stale ones whose window closed are not
+    // sent, the task is missed): one reminder per task reminded in time or still open, none twice.
     let db = &w.t.app.store.db;
     let due_so_far: Vec<ct::Model> = ct::Entity::find()
         .filter(ct::Column::PatientId.eq(w.patient_id.as_str()))
@@ -170,12 +176,19 @@ async fn after_downtime_every_reminder_fires_once_windows_close_and_the_plan_is_
         *per_task.entry(r.subject_id.clone().unwrap_or_default()).or_default() += 1;
     }
     assert!(per_task.values().all(|&k| k == 1), "a reminder sent twice: {per_task:?}");
-    let task_ids: BTreeSet<String> = due_so_far.iter().map(|t| t.id.clone()).collect();
-    assert_eq!(per_task.keys().cloned().collect::<BTreeSet<_>>(), task_ids, "every due task reminded");
-    assert_eq!(task_ids.len(), shanghai_bp(t0(), now).len() + 1);
-    // The reminders of the downtime went out when the server came back, oldest first.
+    assert_eq!(due_so_far.len(), shanghai_bp(t0(), now).len() + 1);
+    // Due before the downtime (reminded on time), or during it with the window still open at `now`.
+    let task_ids: BTreeSet<String> = due_so_far
+        .iter()
+        .filter(|t| t.due_at <= down || t.close_at > now)
+        .map(|t| t.id.clone())
+        .collect();
+    assert_eq!(per_task.keys().cloned().collect::<BTreeSet<_>>(), task_ids, "reminded: on time or still open");
+    // The reminders of the downtime that still matter went out when the server came back.
     let late: Vec<&n::Model> = reminders.iter().skip(before).collect();
-    assert_eq!(late.len(), shanghai_bp(down, now).len());
+    let still_open = due_so_far.iter().filter(|t| t.due_at > down && t.close_at > now).count();
+    assert!(still_open >= 1, "the test covers a window still open after the downtime");
+    assert_eq!(late.len(), still_open);
     assert!(late.iter().all(|r| r.created_at == now));
     // Windows that ended are missed; the open ones still pending.
     for t in &due_so_far {
@@ -219,7 +232,13 @@ async fn readings_complete_tasks_on_time_or_late_and_the_rest_are_missed() {
     let t = task_due("2026-11-25T11:00:00Z").await;
     assert_eq!((t["state"].as_str(), t["completed_at"].as_str()), (Some("done"), Some("2026-11-25T12:00:00Z")));
     // 07:00 task (23:00 UTC): the paired monitor sends a reading five hours later → late.
-    let r = w.post(&format!("/api/v1/patients/{}/devices", w.patient_id), json!({"device_id": "bp-care-1", "kind": "blood-pressure"}), &w.patient_id).await;
+    let r = w
+        .post(
+            &format!("/api/v1/patients/{}/devices", w.patient_id),
+            json!({"device_id": "bp-care-1", "kind": "blood-pressure"}),
+            &w.patient_id,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let device = format!("Device bp-care-1:{}", r.json()["secret"].as_str().unwrap());
     w.walk_to(at("2026-11-26T04:00:00Z"), Duration::hours(1)).await;
@@ -244,7 +263,8 @@ async fn readings_complete_tasks_on_time_or_late_and_the_rest_are_missed() {
     w.walk_to(at("2026-11-26T23:00:00Z"), Duration::hours(1)).await;
     assert_eq!(task_due("2026-11-26T11:00:00Z").await["state"], "missed");
     let early = task_due("2026-11-26T23:00:00Z").await["id"].as_str().unwrap().to_owned();
-    let reminded: Vec<_> = w.notifications(&w.patient_id, "task.reminder").await.into_iter().filter_map(|r| r.subject_id).collect();
+    let reminded: Vec<_> =
+        w.notifications(&w.patient_id, "task.reminder").await.into_iter().filter_map(|r| r.subject_id).collect();
     assert!(!reminded.contains(&early), "a task done before it is due is not reminded");
     assert_eq!(reminded.len(), 3, "the other three were reminded");
     assert_eq!(task_due("2026-11-26T11:00:00Z").await["completed_at"], json!(null));
@@ -310,7 +330,10 @@ async fn a_due_visit_reaches_the_doctor_and_starts_as_a_follow_up_consultation()
     assert_eq!(c.status, StatusCode::OK, "{}", c.text);
     let c = c.json();
     assert_eq!((c["kind"].as_str(), c["status"].as_str()), (Some("follow_up"), Some("active")));
-    assert_eq!((c["patient_id"].as_str(), c["doctor_id"].as_str()), (Some(w.patient_id.as_str()), Some(w.doctor_id.as_str())));
+    assert_eq!(
+        (c["patient_id"].as_str(), c["doctor_id"].as_str()),
+        (Some(w.patient_id.as_str()), Some(w.doctor_id.as_str()))
+    );
     assert!(c["complaint"].as_str().unwrap().contains("每月血压复查"), "{c}");
     let tasks = w.tasks(due - Duration::hours(1), due + Duration::hours(1)).await;
     let done = of(&tasks, "visit");
@@ -401,6 +424,9 @@ async fn two_workers_on_postgres_send_each_reminder_exactly_once() {
         // Down for nine days (round 2: nine more): a backlog of reminders, closes and extensions.
         w.set_clock(w.now() + Duration::days(9));
         let ran = race(&[w.t.app.clone(), second.clone()]).await;
+        // Closes that found their reminder held by the other worker wait 5 s.
+        w.set_clock(w.now() + Duration::seconds(6));
+        run_jobs(&w.t.app).await;
         assert_eq!(run_jobs(&w.t.app).await, 0, "the two workers left nothing due");
         eprintln!("round {round}: the workers ran {ran:?} jobs");
 
@@ -409,28 +435,34 @@ async fn two_workers_on_postgres_send_each_reminder_exactly_once() {
         let retried = j::Entity::find().filter(j::Column::LastError.is_not_null()).all(db).await.unwrap();
         assert!(retried.is_empty(), "round {round}: {retried:?}");
         for p in &patients {
-            let due: BTreeSet<String> = ct::Entity::find()
+            let due_tasks: Vec<ct::Model> = ct::Entity::find()
                 .filter(ct::Column::PatientId.eq(p.as_str()))
                 .filter(ct::Column::DueAt.lte(now))
                 .all(db)
                 .await
-                .unwrap()
-                .into_iter()
-                .map(|t| t.id)
-                .collect();
+                .unwrap();
             let reminders = w.notifications(p, "task.reminder").await;
             let subjects: Vec<String> = reminders.iter().filter_map(|r| r.subject_id.clone()).collect();
             let unique: BTreeSet<String> = subjects.iter().cloned().collect();
             assert_eq!(subjects.len(), unique.len(), "round {round}: a reminder sent twice to {p}");
-            let lost: Vec<&String> = due.difference(&unique).collect();
-            assert!(lost.is_empty(), "round {round}: {} of {} due tasks of {p} never reminded: {lost:?}", lost.len(), due.len());
-            assert!(due.len() >= 18 * round, "a real backlog: {}", due.len());
+            // Stale reminders (window closed during the downtime) are not sent; every task whose
+            // window is still open was reminded, whichever worker held its job, and it is pending.
+            let open: BTreeSet<String> =
+                due_tasks.iter().filter(|t| t.close_at > now).map(|t| t.id.clone()).collect();
+            assert!(!open.is_empty(), "round {round}: a window is open after the downtime");
+            let lost: Vec<&String> = open.difference(&unique).collect();
+            assert!(lost.is_empty(), "round {round}: open tasks of {p} never reminded: {lost:?}");
+            for t in &due_tasks {
+                let want = if t.close_at > now { "pending" } else { "missed" };
+                assert_eq!(t.state, want, "round {round}: task due {} closing {}", t.due_at, t.close_at);
+            }
+            assert!(due_tasks.len() >= 18 * round, "a real backlog: {}", due_tasks.len());
         }
     }
 }
 
 #[tokio::test]
-async fn a_reminder_held_by_another_worker_is_not_lost_when_its_window_closes_first() {
+async fn a_task_is_not_closed_while_another_worker_holds_its_reminder() {
     let w = world().await;
     if !w.t.is_postgres() {
         eprintln!("SKIPPED on SQLite (one writer): set YIQIAO_TEST_POSTGRES to run it");
@@ -440,7 +472,7 @@ async fn a_reminder_held_by_another_worker_is_not_lost_when_its_window_closes_fi
     w.set_clock(t0() + Duration::hours(1));
     run_jobs(&w.t.app).await;
     let first = w.tasks(t0(), t0() + Duration::days(1)).await[0].clone();
-    // Down for a day: the 19:00 reminder is overdue and so is the end of its window (07:00).
+    // Down for a day: the first reminder is overdue and so is the end of its window.
     w.set_clock(t0() + Duration::days(1));
     // Worker B (another node) has claimed the oldest due job, that reminder, and is not done yet…
     let node_b = store::Store::connect(&w.t.db_url).await.unwrap();
@@ -448,14 +480,17 @@ async fn a_reminder_held_by_another_worker_is_not_lost_when_its_window_closes_fi
     let held = store::repo::job::claim_due(&b, w.now(), 1).await.unwrap();
     assert_eq!(held[0].kind, app::jobs::kind::TASK_REMIND);
     assert!(held[0].payload.contains(first["id"].as_str().unwrap()), "{held:?}");
-    // …while worker A drains the rest of the backlog, the task's `task.close` among it.
+    // …while worker A drains the rest of the backlog: the task's `task.close` waits for the reminder.
     assert!(run_jobs(&w.t.app).await > 0);
-    assert_eq!(w.tasks(t0(), t0() + Duration::days(1)).await[0]["state"], "missed");
-    // B's claim ends (its batch rolls back, or it crashed) and the reminder job runs after all.
+    assert_eq!(w.tasks(t0(), t0() + Duration::days(1)).await[0]["state"], "pending", "not closed under B's feet");
+    // B's claim ends (its batch rolls back, or it crashed); the reminder job runs — stale now (its
+    // window closed during the downtime), so nothing is sent — and the deferred close then runs.
     b.rollback().await.unwrap();
     assert_eq!(run_jobs(&w.t.app).await, 1);
-    // On one worker every overdue reminder goes out (see the downtime test); it must not depend on
-    // which worker happened to hold it.
-    let reminded: Vec<_> = w.notifications(&w.patient_id, "task.reminder").await.into_iter().filter_map(|n| n.subject_id).collect();
-    assert!(reminded.iter().any(|s| first["id"] == s.as_str()), "the 19:00 reminder was lost: {reminded:?}");
+    let reminded: Vec<_> =
+        w.notifications(&w.patient_id, "task.reminder").await.into_iter().filter_map(|n| n.subject_id).collect();
+    assert!(!reminded.iter().any(|s| first["id"] == s.as_str()), "a stale reminder went out: {reminded:?}");
+    w.set_clock(w.now() + Duration::seconds(6));
+    assert_eq!(run_jobs(&w.t.app).await, 1, "the deferred close");
+    assert_eq!(w.tasks(t0(), t0() + Duration::days(1)).await[0]["state"], "missed");
 }

@@ -466,7 +466,14 @@ pub async fn observations(
     )
     .await?;
     txn.commit().await?;
-    rows.into_iter().map(|r| observation_view(app, r, None)).collect()
+    let since = rows.first().map_or_else(|| app.clock.now(), |r| r.measured_at.min(r.received_at));
+    let alerts = repo::monitoring::alerts_of_patient_since(&app.store.db, patient_id, since).await?;
+    rows.into_iter()
+        .map(|r| {
+            let alert = alerts.iter().find(|a| a.observation_id == r.id);
+            observation_view(app, r, alert)
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,7 +3,8 @@
 //! doctor — two weeks ahead, topped up weekly by a durable `plan.extend` job. Each task has a
 //! durable reminder job at its due time and a closing job at the end of its window, so a restart or
 //! downtime neither loses a reminder nor sends one twice (the jobs' idempotency keys and the
-//! occurrence's unique key). A reading within two hours of the due time completes its task on time;
+//! occurrence's unique key); a reminder whose window closed during downtime is not sent (the task is
+//! missed), and a close waits while another worker still holds the task's reminder. A reading within two hours of the due time completes its task on time;
 //! a later one, before the window closes, late; none: missed. The doctor starts a due visit as a
 //! consultation in one click.
 
@@ -49,13 +50,15 @@ fn rule_set(rrule: &str, tz: Tz, anchor: DateTime<Utc>) -> Result<RRuleSet, AppE
     if body.is_empty() || body.contains(['\n', '\r']) || body.to_ascii_uppercase().contains("DTSTART") {
         return Err(bad());
     }
-    // Rules without a time of day (monthly visits) happen at 09:00 local time; a plan started on
-    // the 29th–31st counts from the 28th, so monthly rules do not skip short months.
+    // The rule starts at local midnight of the plan's first day, so a plan started before dawn keeps
+    // that morning's reading; rules without a time of day (monthly visits) happen at 09:00. A plan
+    // started on the 29th–31st counts from the 28th, so monthly rules do not skip short months.
     let mut local = anchor.with_timezone(&tz).date_naive();
     if local.day() > 28 {
         local = local.with_day(28).unwrap_or(local);
     }
-    let start = format!("DTSTART;TZID={}:{}T090000\nRRULE:{body}", tz.name(), local.format("%Y%m%d"));
+    let time = if body.to_ascii_uppercase().contains("BYHOUR") { "000000" } else { "090000" };
+    let start = format!("DTSTART;TZID={}:{}T{time}\nRRULE:{body}", tz.name(), local.format("%Y%m%d"));
     start.parse::<RRuleSet>().map_err(|_| bad())
 }
 
@@ -190,7 +193,9 @@ pub(crate) async fn extend_job(app: &App, txn: &DatabaseTransaction, plan_id: &s
 /// The `task.remind` job: a pending reading task reminds the patient; a pending visit tells the
 /// doctor it is due (with a link to start it).
 pub(crate) async fn remind(app: &App, txn: &DatabaseTransaction, task_id: &str) -> Result<Vec<Event>, AppError> {
-    let Some(task) = repo::care::task(txn, task_id).await?.filter(|t| t.state == "pending") else {
+    // A reminder whose window has closed (downtime) would only confuse: the task is missed.
+    let now = app.clock.now();
+    let Some(task) = repo::care::task(txn, task_id).await?.filter(|t| t.state == "pending" && now < t.close_at) else {
         return Ok(Vec::new());
     };
     let new = if task.kind == "visit" {
@@ -226,14 +231,23 @@ pub(crate) async fn remind(app: &App, txn: &DatabaseTransaction, task_id: &str) 
     Ok(vec![notify::notify(app, txn, new).await?])
 }
 
-/// The `task.close` job: a task still pending at the end of its window is missed.
+/// The `task.close` job: a task still pending at the end of its window is missed. While the task's
+/// reminder has not run (another worker holds it), closing waits a few seconds, so the reminder
+/// decides on the task as it was.
 pub(crate) async fn close(app: &App, txn: &DatabaseTransaction, task_id: &str) -> Result<Vec<Event>, AppError> {
     let Some(mut task) = repo::care::lock_task(txn, task_id).await?.filter(|t| t.state == "pending") else {
         return Ok(Vec::new());
     };
+    let now = app.clock.now();
+    let remind = repo::job::find_by_key(txn, &format!("task_remind:{task_id}")).await?;
+    if remind.is_some_and(|j| j.done_at.is_none()) {
+        let key = format!("task_close:{task_id}:{}", now.timestamp_millis());
+        let args = json!({"task": task_id});
+        jobs::schedule(txn, kind::TASK_CLOSE, &key, &args, now + Duration::seconds(5), now).await?;
+        return Ok(Vec::new());
+    }
     task.state = "missed".into();
     repo::care::update_task(txn, task.clone()).await?;
-    let _ = app;
     Ok(vec![Event { recipients: vec![task.patient_id.clone()], payload: json!({"type": "task", "task": view(task)}) }])
 }
 
@@ -327,8 +341,14 @@ pub async fn due_visits(app: &App, who: &Principal) -> Result<Vec<DueVisit>, App
         return Ok(Vec::new());
     }
     let db = &app.store.db;
+    let tz = zone_of(app, db, &who.user_id).await?;
+    let tomorrow = app.clock.now().with_timezone(&tz).date_naive().succ_opt().ok_or(AppError::Internal("date"))?;
+    let end_of_today = tz
+        .from_local_datetime(&tomorrow.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map_or_else(|| app.clock.now() + Duration::hours(12), |t| t.with_timezone(&Utc));
     let mut out = Vec::new();
-    for task in repo::care::due_visits(db, &who.user_id, app.clock.now() + Duration::hours(12)).await? {
+    for task in repo::care::due_visits(db, &who.user_id, end_of_today - Duration::seconds(1)).await? {
         out.push(DueVisit {
             patient_name: consultation::display_name(app, db, &task.patient_id).await?,
             task: view(task),

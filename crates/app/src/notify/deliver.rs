@@ -3,7 +3,7 @@
 //! no transaction open, then records each outcome in a transaction of its own. A crash between the
 //! two leaves the lease to lapse and the delivery is tried again: e-mail and SMS are
 //! at-least-once (the delivery id goes to the gateway as its idempotency key and into the e-mail's
-//! Message-ID, so providers can drop a repeat). Temporary failures back off (30 s, 1 min, 2 min, …);
+//! Message-ID, so providers can drop a repeat). Temporary failures back off (1, 2, 4, 8 min);
 //! permanent ones and the fifth failure end as `failed`.
 
 use std::time::Duration as StdDuration;
@@ -97,9 +97,12 @@ async fn record(app: &App, id: &str, outcome: Outcome) -> Result<(), AppError> {
     dl.lease_until = None;
     match outcome {
         Outcome::Sent { external_id, delivered } => {
-            dl.state = if delivered { "delivered" } else { "sent" }.into();
+            // A gateway receipt (or the person opening the link) may have come first: keep it.
+            if !matches!(dl.state.as_str(), "delivered" | "read" | "failed") {
+                dl.state = if delivered { "delivered" } else { "sent" }.into();
+                dl.delivered_at = delivered.then_some(now);
+            }
             dl.sent_at = Some(now);
-            dl.delivered_at = delivered.then_some(now);
             dl.external_id = external_id;
             dl.last_error = None;
         }

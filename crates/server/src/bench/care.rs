@@ -284,7 +284,13 @@ fn post_readings(addr: SocketAddr, auth: &str, body: &str) -> Vec<u8> {
 
 /// Sends readings of the devices `mine` in turn until the deadline or the budget runs out, one
 /// request in flight, paced to `interval` when given.
-async fn sender(sh: Arc<Shared>, mine: Vec<u32>, per_request: usize, interval: Option<Duration>, offset: Duration) -> SenderStats {
+async fn sender(
+    sh: Arc<Shared>,
+    mine: Vec<u32>,
+    per_request: usize,
+    interval: Option<Duration>,
+    offset: Duration,
+) -> SenderStats {
     let mut st = SenderStats::default();
     let mut conn: Option<Conn> = None;
     let per = u32::try_from(per_request).unwrap_or(u32::MAX);
@@ -810,7 +816,10 @@ fn problems(reports: &[PhaseReport], stored: &Stored, smoke: bool) -> Vec<String
             out.push(format!("{}: {errors} failed requests of {requests}", r.name));
         }
         if r.alerts_duplicated > 0 || r.unexpected > 0 {
-            out.push(format!("{}: {} duplicated alerts, {} unexpected frames", r.name, r.alerts_duplicated, r.unexpected));
+            out.push(format!(
+                "{}: {} duplicated alerts, {} unexpected frames",
+                r.name, r.alerts_duplicated, r.unexpected
+            ));
         }
         // A socket too slow for the bus is told to resync (and catches up through the API); a loss
         // without that is a bug.

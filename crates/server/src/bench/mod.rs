@@ -7,9 +7,11 @@
 //! [`TcpStream`] (no extra dependencies); it shares the process, the runtime and the CPUs with the
 //! server, so the CPU and memory figures cover both. Method and results: `docs/BENCHMARKS.md`.
 
+mod care;
 mod chat;
 mod fixture;
 mod http;
+mod reminders;
 mod search;
 mod signal;
 mod wire;
@@ -87,6 +89,8 @@ pub struct BenchArgs {
     /// Search: messages to seed [default: 1000000, or 2000 with --smoke].
     #[arg(long, value_parser = clap::value_parser!(u64).range(100..=100_000_000))]
     pub messages: Option<u64>,
+    #[command(flatten)]
+    pub care: care::CareArgs,
 }
 
 /// Groups of scenarios.
@@ -100,6 +104,10 @@ pub enum ScenarioSet {
     Search,
     /// F3: call signaling relayed between the two participants' WebSockets.
     Signal,
+    /// S4: device readings (single and batches of 100) over HTTP; alerts on the doctor's WebSocket.
+    Readings,
+    /// S8: care-task reminders due at once; then a `yiqiao serve` worker killed with SIGKILL mid-spike.
+    Reminders,
     /// All of the above.
     All,
 }
@@ -107,7 +115,7 @@ pub enum ScenarioSet {
 /// Runs every scenario, prints the table, and fails when a scenario had no successful request,
 /// more than 1 % errors, or (with `--smoke`) any error at all.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let BenchArgs { smoke, duration_secs, clients, database, scenario, consultations, rate, messages } = args;
+    let BenchArgs { smoke, duration_secs, clients, database, scenario, consultations, rate, messages, care } = args;
     let set = scenario.unwrap_or(if smoke { ScenarioSet::All } else { ScenarioSet::Http });
     let duration = Duration::from_secs(duration_secs.unwrap_or(if smoke { SMOKE_SECS } else { DEFAULT_SECS }));
     let clients = clients.map_or(if smoke { SMOKE_CLIENTS } else { DEFAULT_CLIENTS }, usize::from);
@@ -139,6 +147,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     usize::try_from(n).unwrap_or(usize::MAX)
                 }),
                 rate,
+                care,
+                smoke,
             };
             drive_all(&server, &dir, set, duration, clients, &sizes).await
         }
@@ -165,6 +175,8 @@ struct Sizes {
     consultations: usize,
     messages: usize,
     rate: Option<f64>,
+    care: care::CareArgs,
+    smoke: bool,
 }
 
 type Outcome = (Vec<Report>, Vec<chat::ChatReport>, Vec<String>);
@@ -220,6 +232,12 @@ async fn drive_all(
         if r.relayed == 0 {
             problems.push("signal: no frame was relayed".into());
         }
+    }
+    if matches!(set, ScenarioSet::Reminders | ScenarioSet::All) {
+        problems.extend(reminders::run(server, &sizes.care, sizes.smoke).await?);
+    }
+    if matches!(set, ScenarioSet::Readings | ScenarioSet::All) {
+        problems.extend(care::run(server, dir, duration, clients, &sizes.care, sizes.smoke).await?);
     }
     Ok((reports, chats, problems))
 }
