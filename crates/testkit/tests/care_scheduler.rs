@@ -178,11 +178,8 @@ async fn after_downtime_open_reminders_fire_once_stale_ones_not_windows_close_an
     assert!(per_task.values().all(|&k| k == 1), "a reminder sent twice: {per_task:?}");
     assert_eq!(due_so_far.len(), shanghai_bp(t0(), now).len() + 1);
     // Due before the downtime (reminded on time), or during it with the window still open at `now`.
-    let task_ids: BTreeSet<String> = due_so_far
-        .iter()
-        .filter(|t| t.due_at <= down || t.close_at > now)
-        .map(|t| t.id.clone())
-        .collect();
+    let task_ids: BTreeSet<String> =
+        due_so_far.iter().filter(|t| t.due_at <= down || t.close_at > now).map(|t| t.id.clone()).collect();
     assert_eq!(per_task.keys().cloned().collect::<BTreeSet<_>>(), task_ids, "reminded: on time or still open");
     // The reminders of the downtime that still matter went out when the server came back.
     let late: Vec<&n::Model> = reminders.iter().skip(before).collect();
@@ -447,8 +444,7 @@ async fn two_workers_on_postgres_send_each_reminder_exactly_once() {
             assert_eq!(subjects.len(), unique.len(), "round {round}: a reminder sent twice to {p}");
             // Stale reminders (window closed during the downtime) are not sent; every task whose
             // window is still open was reminded, whichever worker held its job, and it is pending.
-            let open: BTreeSet<String> =
-                due_tasks.iter().filter(|t| t.close_at > now).map(|t| t.id.clone()).collect();
+            let open: BTreeSet<String> = due_tasks.iter().filter(|t| t.close_at > now).map(|t| t.id.clone()).collect();
             assert!(!open.is_empty(), "round {round}: a window is open after the downtime");
             let lost: Vec<&String> = open.difference(&unique).collect();
             assert!(lost.is_empty(), "round {round}: open tasks of {p} never reminded: {lost:?}");

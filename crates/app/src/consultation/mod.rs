@@ -25,8 +25,8 @@ pub use message::{
     send_medication_plan, send_message, typing,
 };
 pub use search::{SearchHit, SearchInput, search};
-pub use start::{DoctorListing, StartConsultation, list_doctors, start};
 pub(crate) use start::start_followup;
+pub use start::{DoctorListing, StartConsultation, list_doctors, start};
 pub(crate) use view::name_of as display_name;
 pub use view::{ConsultationSummary, ConsultationView, get, list_mine};
 

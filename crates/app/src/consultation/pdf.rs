@@ -138,7 +138,12 @@ async fn audit_export(
 }
 
 /// Fetches the photos, then lays out and draws the document off the async runtime.
-async fn finish(app: &App, mut records: Vec<Record>, charts: Vec<String>, filename: String) -> Result<PdfExport, AppError> {
+async fn finish(
+    app: &App,
+    mut records: Vec<Record>,
+    charts: Vec<String>,
+    filename: String,
+) -> Result<PdfExport, AppError> {
     let keys = app.keys.current();
     for r in &mut records {
         for e in &mut r.entries {
@@ -566,7 +571,9 @@ mod tests {
         assert!(layout::parse_svg(&svg).is_some(), "our chart parses as SVG");
         let mut l = Layout::default();
         l.svg(&svg);
-        assert!(matches!(l.pages[0].first(), Some(Op::Svg { w, h, .. }) if (*w - layout::CONTENT_W).abs() < 0.1 && *h > 100.0));
+        assert!(
+            matches!(l.pages[0].first(), Some(Op::Svg { w, h, .. }) if (*w - layout::CONTENT_W).abs() < 0.1 && *h > 100.0)
+        );
         let without = draw(&[sample(Vec::new())], &[], t).unwrap();
         let with = draw(&[sample(Vec::new())], &[svg], t).unwrap();
         assert!(with.len() > without.len() + 1000, "the chart adds its drawing");

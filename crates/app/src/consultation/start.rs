@@ -210,7 +210,10 @@ pub(crate) async fn start_followup(
     opening: &str,
 ) -> Result<(c::Model, Vec<String>), AppError> {
     if !repo::consent::is_active(txn, patient_id, domain::ConsentKind::SensitivePersonalInfo.as_str()).await? {
-        return Err(AppError::invalid("consent_withdrawn", "The patient has withdrawn consent to online consultations."));
+        return Err(AppError::invalid(
+            "consent_withdrawn",
+            "The patient has withdrawn consent to online consultations.",
+        ));
     }
     let v = repo::verification::latest_for_user(txn, &doctor.user_id)
         .await?

@@ -14,7 +14,9 @@ pub mod plans;
 pub mod tasks;
 pub mod trend;
 
-pub use plans::{FollowedPatient, Measure, PlanInput, PlanView, create_plan, end_plan, my_patients, patient_name, plans};
+pub use plans::{
+    FollowedPatient, Measure, PlanInput, PlanView, create_plan, end_plan, my_patients, patient_name, plans,
+};
 
 use chrono::{DateTime, Utc};
 use domain::{
@@ -203,7 +205,11 @@ pub(crate) fn reading_of(app: &App, row: &o::Model) -> Result<Reading, AppError>
     serde_json::from_slice(&plain).map_err(|_| AppError::Internal("stored reading"))
 }
 
-pub(crate) fn observation_view(app: &App, row: o::Model, alert: Option<&a::Model>) -> Result<ObservationView, AppError> {
+pub(crate) fn observation_view(
+    app: &App,
+    row: o::Model,
+    alert: Option<&a::Model>,
+) -> Result<ObservationView, AppError> {
     let r = reading_of(app, &row)?;
     Ok(ObservationView {
         unit: r.kind.unit(),
@@ -251,8 +257,10 @@ pub async fn ingest(
             out.push((observation_view(app, row, alert.as_ref())?, false));
             continue;
         }
-        let src = Source { patient_id: &device.patient_id, device_id: Some(&device.id), reading_id: Some(&item.reading_id) };
-        let (view, evs) = store_reading(app, &txn, &src, &item.reading, item.measured_at, plan.as_ref(), &thresholds).await?;
+        let src =
+            Source { patient_id: &device.patient_id, device_id: Some(&device.id), reading_id: Some(&item.reading_id) };
+        let (view, evs) =
+            store_reading(app, &txn, &src, &item.reading, item.measured_at, plan.as_ref(), &thresholds).await?;
         events.extend(evs);
         out.push((view, true));
     }
@@ -346,12 +354,16 @@ async fn store_reading(
     if let Some(alert) = &alert {
         let av = alert_view(app, alert.clone(), Some(view.clone())).await?;
         events.push(alert_notification(app, txn, alert.doctor_id.clone(), &av, false).await?);
-        events.push(Event { recipients: vec![alert.doctor_id.clone()], payload: json!({"type": "alert", "alert": av}) });
+        events
+            .push(Event { recipients: vec![alert.doctor_id.clone()], payload: json!({"type": "alert", "alert": av}) });
     }
     if let Some(e) = tasks::complete_for_reading(txn, src.patient_id, reading, &view.id, measured_at).await? {
         events.push(e);
     }
-    events.push(Event { recipients: vec![src.patient_id.to_owned()], payload: json!({"type": "observation", "observation": view}) });
+    events.push(Event {
+        recipients: vec![src.patient_id.to_owned()],
+        payload: json!({"type": "observation", "observation": view}),
+    });
     Ok((view, events))
 }
 
@@ -376,8 +388,14 @@ async fn alert_notification(
         crate::notify::NewNotification {
             user_id: to,
             kind: if escalated { "alert.escalated" } else { "alert" },
-            title: crate::notify::Bilingual::new(format!("{zh}：{}", alert.patient_name), format!("{en}: {}", alert.patient_name)),
-            body: crate::notify::Bilingual::new(format!("{reading}（{}）", alert.rule), format!("{reading} ({})", alert.rule)),
+            title: crate::notify::Bilingual::new(
+                format!("{zh}：{}", alert.patient_name),
+                format!("{en}: {}", alert.patient_name),
+            ),
+            body: crate::notify::Bilingual::new(
+                format!("{reading}（{}）", alert.rule),
+                format!("{reading} ({})", alert.rule),
+            ),
             link: Some(format!("/patients/{}/care", alert.patient)),
             urgent,
             subject_id: Some(alert.id.clone()),
@@ -424,7 +442,8 @@ pub async fn record_reading(
         .map_err(|e| AppError::invalid(e.code(), e.to_string()))?;
     let txn = app.store.begin_write().await?;
     let plan = repo::monitoring::active_plans(&txn, patient_id).await?.into_iter().next();
-    let thresholds: Thresholds = plan.as_ref().and_then(|p| serde_json::from_str(&p.thresholds).ok()).unwrap_or_default();
+    let thresholds: Thresholds =
+        plan.as_ref().and_then(|p| serde_json::from_str(&p.thresholds).ok()).unwrap_or_default();
     let src = Source { patient_id, device_id: None, reading_id: None };
     let (view, events) = store_reading(app, &txn, &src, &reading, measured_at, plan.as_ref(), &thresholds).await?;
     app.record(

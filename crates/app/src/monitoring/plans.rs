@@ -301,7 +301,10 @@ pub async fn create_plan(
             continue;
         }
         if old.doctor_id != who.user_id {
-            return Err(AppError::invalid("plan_exists", "The patient already follows this kind of plan with another doctor."));
+            return Err(AppError::invalid(
+                "plan_exists",
+                "The patient already follows this kind of plan with another doctor.",
+            ));
         }
         end_in(app, &txn, who, ctx, old).await?;
     }
@@ -382,8 +385,15 @@ async fn end_in(
         task.state = "cancelled".into();
         repo::care::update_task(txn, task).await?;
     }
-    app.record(txn, ctx, Some(who), "plan.end", Subject { patient_id: Some(&row.patient_id), resource: Some(&row.id) }, "ok")
-        .await?;
+    app.record(
+        txn,
+        ctx,
+        Some(who),
+        "plan.end",
+        Subject { patient_id: Some(&row.patient_id), resource: Some(&row.id) },
+        "ok",
+    )
+    .await?;
     Ok(row)
 }
 

@@ -112,10 +112,8 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(idx("deliveries_due", "notification_deliveries", &["state", "next_at"], false)).await?;
-        m.create_index(idx("deliveries_notification", "notification_deliveries", &["notification_id"], false))
-            .await?;
-        m.create_index(idx("deliveries_channel", "notification_deliveries", &["channel", "created_at"], false))
-            .await?;
+        m.create_index(idx("deliveries_notification", "notification_deliveries", &["notification_id"], false)).await?;
+        m.create_index(idx("deliveries_channel", "notification_deliveries", &["channel", "created_at"], false)).await?;
         m.create_table(
             t("notification_prefs")
                 .col(string("user_id").primary_key())

@@ -16,7 +16,11 @@ use crate::{
 
 // --- Plan templates -------------------------------------------------------------------------------
 
-pub async fn template(db: &impl ConnectionTrait, institution_id: &str, key: &str) -> Result<Option<pt::Model>, StoreError> {
+pub async fn template(
+    db: &impl ConnectionTrait,
+    institution_id: &str,
+    key: &str,
+) -> Result<Option<pt::Model>, StoreError> {
     Ok(pt::Entity::find()
         .filter(pt::Column::InstitutionId.eq(institution_id))
         .filter(pt::Column::Key.eq(key))
@@ -107,7 +111,11 @@ pub async fn tasks_of_patient(
 }
 
 /// A doctor's pending follow-up visits due by `until`, soonest first.
-pub async fn due_visits(db: &impl ConnectionTrait, doctor_id: &str, until: DateTime<Utc>) -> Result<Vec<t::Model>, StoreError> {
+pub async fn due_visits(
+    db: &impl ConnectionTrait,
+    doctor_id: &str,
+    until: DateTime<Utc>,
+) -> Result<Vec<t::Model>, StoreError> {
     Ok(t::Entity::find()
         .filter(t::Column::DoctorId.eq(doctor_id))
         .filter(t::Column::Kind.eq("visit"))
@@ -121,11 +129,7 @@ pub async fn due_visits(db: &impl ConnectionTrait, doctor_id: &str, until: DateT
 
 /// Pending tasks of a plan (to cancel them when it ends).
 pub async fn pending_tasks_of_plan(db: &impl ConnectionTrait, plan_id: &str) -> Result<Vec<t::Model>, StoreError> {
-    Ok(t::Entity::find()
-        .filter(t::Column::PlanId.eq(plan_id))
-        .filter(t::Column::State.eq("pending"))
-        .all(db)
-        .await?)
+    Ok(t::Entity::find().filter(t::Column::PlanId.eq(plan_id)).filter(t::Column::State.eq("pending")).all(db).await?)
 }
 
 /// Counts of closed tasks by state (`done`, `late`, `missed`) for one plan or for the plans of an
@@ -185,11 +189,7 @@ pub async fn inbox(
 }
 
 pub async fn unread_count(db: &impl ConnectionTrait, user_id: &str) -> Result<u64, StoreError> {
-    Ok(n::Entity::find()
-        .filter(n::Column::UserId.eq(user_id))
-        .filter(n::Column::ReadAt.is_null())
-        .count(db)
-        .await?)
+    Ok(n::Entity::find().filter(n::Column::UserId.eq(user_id)).filter(n::Column::ReadAt.is_null()).count(db).await?)
 }
 
 pub async fn insert_delivery(db: &impl ConnectionTrait, row: d::Model) -> Result<(), StoreError> {
@@ -240,7 +240,11 @@ pub async fn next_delivery_due(db: &impl ConnectionTrait) -> Result<Option<DateT
 }
 
 /// The delivery an SMS gateway's receipt is about.
-pub async fn delivery_by_external(db: &impl ConnectionTrait, channel: &str, external_id: &str) -> Result<Option<d::Model>, StoreError> {
+pub async fn delivery_by_external(
+    db: &impl ConnectionTrait,
+    channel: &str,
+    external_id: &str,
+) -> Result<Option<d::Model>, StoreError> {
     Ok(d::Entity::find()
         .filter(d::Column::Channel.eq(channel))
         .filter(d::Column::ExternalId.eq(external_id))

@@ -210,7 +210,8 @@ pub async fn sms_receipt(
     headers: HeaderMap,
     ApiJson(b): ApiJson<Value>,
 ) -> ApiResult<StatusCode> {
-    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     notify::sms_receipt(&s.app, token.map(str::trim), &b).await?;
     Ok(StatusCode::NO_CONTENT)
 }

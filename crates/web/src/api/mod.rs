@@ -4,8 +4,8 @@
 mod account;
 pub(crate) mod admin;
 mod auth;
-pub(crate) mod care;
 pub(crate) mod calls;
+pub(crate) mod care;
 pub(crate) mod consultation;
 pub(crate) mod export;
 mod monitoring;

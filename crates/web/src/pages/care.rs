@@ -141,7 +141,13 @@ pub struct MyCarePage {
     pub paired: Option<monitoring::PairedDevice>,
 }
 
-async fn my_care(s: &AppState, a: &Authed, err: Option<&AppError>, f: FormData, paired: Option<monitoring::PairedDevice>) -> PageResult {
+async fn my_care(
+    s: &AppState,
+    a: &Authed,
+    err: Option<&AppError>,
+    f: FormData,
+    paired: Option<monitoring::PairedDevice>,
+) -> PageResult {
     let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;
     let e = |e| PageError::new(e, a);
     let pid = who.user_id.clone();
@@ -157,7 +163,10 @@ async fn my_care(s: &AppState, a: &Authed, err: Option<&AppError>, f: FormData, 
     let recent = trend::recent(&s.app, who, &a.ctx, &pid, 30).await.map_err(e)?;
     let urgent = recent
         .iter()
-        .find(|o| o.measured_at > now - Duration::hours(24) && o.alert.as_ref().is_some_and(|al| al.severity.as_str() == "urgent"))
+        .find(|o| {
+            o.measured_at > now - Duration::hours(24)
+                && o.alert.as_ref().is_some_and(|al| al.severity.as_str() == "urgent")
+        })
         .map(|o| o.summary.clone());
     let charts = charts(s, a, who, &pid, &plan_kinds(&plans)).await?;
     let devices = monitoring::devices(&s.app, who, &pid).await.map_err(e)?;
@@ -206,7 +215,12 @@ fn manual_reading(f: &FormData) -> Result<monitoring::ManualReading, AppError> {
 }
 
 /// `POST /care/readings`: the patient records a reading by hand.
-pub async fn record(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth, Form(f): Form<FormData>) -> PageResult {
+pub async fn record(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Form(f): Form<FormData>,
+) -> PageResult {
     let result = match manual_reading(&f) {
         Ok(input) => monitoring::record_reading(&s.app, &who, &a.ctx, &who.user_id.clone(), input).await,
         Err(e) => Err(e),
@@ -218,11 +232,27 @@ pub async fn record(State(s): State<AppState>, Caller(a): Caller, Auth(who): Aut
 }
 
 /// `POST /care/devices`: the patient pairs a device; the page shows its secret once.
-pub async fn pair(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth, Form(f): Form<FormData>) -> PageResult {
-    let kind = f.v("kind").parse::<ReadingKind>().map_err(|_| AppError::invalid("reading_type", "Choose the device type."));
+pub async fn pair(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let kind =
+        f.v("kind").parse::<ReadingKind>().map_err(|_| AppError::invalid("reading_type", "Choose the device type."));
     let result = match kind {
         Ok(kind) => {
-            monitoring::pair_device(&s.app, &who, &a.ctx, &who.user_id.clone(), f.v("device_id"), kind, f.v("label"), None).await
+            monitoring::pair_device(
+                &s.app,
+                &who,
+                &a.ctx,
+                &who.user_id.clone(),
+                f.v("device_id"),
+                kind,
+                f.v("label"),
+                None,
+            )
+            .await
         }
         Err(e) => Err(e),
     };
@@ -275,7 +305,13 @@ pub fn measure_rows(measures: &[monitoring::Measure]) -> Vec<MeasureRow> {
         })
         .collect();
     for i in rows.len()..rows.len() + 2 {
-        rows.push(MeasureRow { i, what: String::new(), context: String::new(), visit: String::new(), rrule: String::new() });
+        rows.push(MeasureRow {
+            i,
+            what: String::new(),
+            context: String::new(),
+            visit: String::new(),
+            rrule: String::new(),
+        });
     }
     rows
 }
@@ -292,9 +328,16 @@ pub fn measures_from(f: &FormData) -> Result<Vec<monitoring::Measure>, AppError>
         let (kind, visit) = if what == "visit" {
             (None, Some(f.v(&format!("m{i}_visit")).trim().to_owned()))
         } else {
-            (Some(what.parse::<ReadingKind>().map_err(|_| AppError::invalid("plan_measures", "Unknown reading type."))?), None)
+            (
+                Some(
+                    what.parse::<ReadingKind>()
+                        .map_err(|_| AppError::invalid("plan_measures", "Unknown reading type."))?,
+                ),
+                None,
+            )
         };
-        let context = f.v(&format!("m{i}_context")).parse::<GlucoseContext>().ok().filter(|_| kind == Some(ReadingKind::Glucose));
+        let context =
+            f.v(&format!("m{i}_context")).parse::<GlucoseContext>().ok().filter(|_| kind == Some(ReadingKind::Glucose));
         out.push(monitoring::Measure { kind, context, visit, rrule });
     }
     Ok(out)
@@ -366,7 +409,14 @@ pub struct TemplateQuery {
     template: Option<String>,
 }
 
-async fn patient_care(s: &AppState, a: &Authed, pid: &str, template_key: &str, err: Option<&AppError>, f: Option<&FormData>) -> PageResult {
+async fn patient_care(
+    s: &AppState,
+    a: &Authed,
+    pid: &str,
+    template_key: &str,
+    err: Option<&AppError>,
+    f: Option<&FormData>,
+) -> PageResult {
     let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;
     let e = |e| PageError::new(e, a);
     let now = s.app.clock.now();
@@ -380,7 +430,10 @@ async fn patient_care(s: &AppState, a: &Authed, pid: &str, template_key: &str, e
         monitoring::open_alerts(&s.app, who).await.map_err(e)?.into_iter().filter(|al| al.patient == pid).collect();
     let all = tasks::tasks(&s.app, who, pid, now - Duration::days(7), now + Duration::days(14)).await.map_err(e)?;
     let visits = task_rows(
-        all.iter().filter(|t| t.kind == "visit" && t.state == "pending" && t.due_at <= now + Duration::hours(12)).cloned().collect(),
+        all.iter()
+            .filter(|t| t.kind == "visit" && t.state == "pending" && t.due_at <= now + Duration::hours(12))
+            .cloned()
+            .collect(),
         now,
     );
     let upcoming =
@@ -462,20 +515,35 @@ pub async fn create_plan(
 }
 
 /// `POST /plans/{id}/end`.
-pub async fn end_plan(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth, Path(id): Path<String>) -> PageResult {
+pub async fn end_plan(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> PageResult {
     let plan = monitoring::end_plan(&s.app, &who, &a.ctx, &id).await.map_err(|e| PageError::new(e, &a))?;
     Ok(Redirect::to(&format!("/patients/{}/care", plan.patient_id)).into_response())
 }
 
 /// `POST /tasks/{id}/start`: start a due follow-up visit; opens the consultation.
-pub async fn start_visit(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth, Path(id): Path<String>) -> PageResult {
+pub async fn start_visit(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> PageResult {
     let cid = tasks::start_visit(&s.app, &who, &a.ctx, &id).await.map_err(|e| PageError::new(e, &a))?;
     Ok(Redirect::to(&format!("/consultations/{cid}")).into_response())
 }
 
 /// The trend chart for a doctor's side panel: the first kind the patient's plan measures, when they
 /// are on one.
-pub async fn side_trend(s: &AppState, a: &Authed, who: &app::Principal, patient_id: &str) -> Result<Option<String>, PageError> {
+pub async fn side_trend(
+    s: &AppState,
+    a: &Authed,
+    who: &app::Principal,
+    patient_id: &str,
+) -> Result<Option<String>, PageError> {
     let plans = monitoring::plans(&s.app, who, patient_id).await.map_err(|e| PageError::new(e, a))?;
     if plans.is_empty() {
         return Ok(None);

@@ -43,7 +43,12 @@ pub struct InboxQuery {
 }
 
 /// `GET /inbox`.
-pub async fn inbox(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth, Query(q): Query<InboxQuery>) -> PageResult {
+pub async fn inbox(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Query(q): Query<InboxQuery>,
+) -> PageResult {
     let (items, unread) = notify::inbox(&s.app, &who, q.before).await.map_err(|e| PageError::new(e, &a))?;
     // This page shows them: the in-app deliveries arrived.
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
@@ -88,7 +93,13 @@ pub struct SettingsPage {
     pub saved: bool,
 }
 
-async fn settings_page(s: &AppState, a: &Authed, err: Option<&AppError>, f: Option<&FormData>, saved: bool) -> PageResult {
+async fn settings_page(
+    s: &AppState,
+    a: &Authed,
+    err: Option<&AppError>,
+    f: Option<&FormData>,
+    saved: bool,
+) -> PageResult {
     let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;
     let p = notify::prefs::get(&s.app, who).await.map_err(|e| PageError::new(e, a))?;
     let mut c = Chrome::new(a, "/settings/notifications");
@@ -176,7 +187,6 @@ pub struct CareSettingsPage {
 fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "—".into(), |r| format!("{:.1}%", r * 100.0))
 }
-
 
 async fn care_settings_page(s: &AppState, a: &Authed, err: Option<(&AppError, &str, &FormData)>) -> PageResult {
     let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;

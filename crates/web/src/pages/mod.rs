@@ -135,17 +135,37 @@ pub fn routes(r: Routes) -> Routes {
         .get("/care", Roles(&[Role::Patient]), "My follow-up: readings due, trends, devices (D1–D5)", care::mine)
         .post("/care/readings", Roles(&[Role::Patient]), "Record a reading by hand", care::record)
         .post("/care/devices", Roles(&[Role::Patient]), "Pair a device (its secret is shown once)", care::pair)
-        .get("/care/patients", Roles(&[Role::Doctor, Role::Nurse]), "My follow-up patients and visits due", care::followed)
-        .get("/patients/{id}/care", Roles(&[Role::Doctor, Role::Nurse]), "A patient's care panel: plans, alerts, tasks, trends", care::panel)
+        .get(
+            "/care/patients",
+            Roles(&[Role::Doctor, Role::Nurse]),
+            "My follow-up patients and visits due",
+            care::followed,
+        )
+        .get(
+            "/patients/{id}/care",
+            Roles(&[Role::Doctor, Role::Nurse]),
+            "A patient's care panel: plans, alerts, tasks, trends",
+            care::panel,
+        )
         .post("/patients/{id}/care/plans", Roles(&[Role::Doctor]), "Start a follow-up plan (form)", care::create_plan)
         .post("/plans/{id}/end", Roles(&[Role::Doctor]), "End a follow-up plan", care::end_plan)
-        .post("/tasks/{id}/start", Roles(&[Role::Doctor]), "Start a due follow-up visit as a consultation", care::start_visit)
+        .post(
+            "/tasks/{id}/start",
+            Roles(&[Role::Doctor]),
+            "Start a due follow-up visit as a consultation",
+            care::start_visit,
+        )
         .get("/inbox", Authenticated, "My notifications", inbox::inbox)
         .get("/inbox/{id}", Authenticated, "Open a notification (marks it read) ?via=email|sms", inbox::open)
         .post("/inbox/read-all", Authenticated, "Mark every notification read", inbox::read_all)
         .get("/settings/notifications", Authenticated, "Notification channels, quiet hours, time zone", inbox::settings)
         .post("/settings/notifications", Authenticated, "Save notification settings", inbox::save_settings)
-        .get("/institution/care", Roles(&[Role::InstitutionAdmin]), "Plan templates, completion and reach", inbox::care_settings)
+        .get(
+            "/institution/care",
+            Roles(&[Role::InstitutionAdmin]),
+            "Plan templates, completion and reach",
+            inbox::care_settings,
+        )
         .post(
             "/institution/care/templates/{key}",
             Roles(&[Role::InstitutionAdmin]),
