@@ -78,7 +78,7 @@ async fn manual_readings_are_checked_and_an_urgent_one_alerts_the_plans_doctor()
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0]["urgent"], true);
     assert_eq!(notes[0]["title"], format!("紧急读数：{PATIENT_NAME}"));
-    assert!(notes[0]["body"].as_str().unwrap().contains("bp_urgent"), "{}", notes[0]);
+    assert!(notes[0]["body"].as_str().unwrap().contains("血压达到紧急阈值"), "{}", notes[0]);
     assert_eq!(notes[0]["link"], format!("/patients/{}/care", w.patient_id));
     assert!(w.inbox_of_kind(&w.patient_id, "alert").await.is_empty(), "the doctor is alerted, not the patient");
     let stored = observations(&w).await;

@@ -377,6 +377,14 @@ async fn alert_notification(
 ) -> Result<Event, AppError> {
     let reading = alert.reading.as_ref().map(|r| r.summary.clone()).unwrap_or_default();
     let urgent = alert.severity == Severity::Urgent;
+    let (rule_zh, rule_en) = match alert.rule.as_str() {
+        "bp_urgent" => ("血压达到紧急阈值", "blood pressure at the urgent threshold"),
+        "glucose_low" => ("低血糖", "low blood glucose"),
+        "glucose_high" => ("血糖过高", "very high blood glucose"),
+        "spo2_low" => ("血氧过低", "low oxygen saturation"),
+        "above_target_trend" => ("一周内第三次高于目标", "third reading above target in a week"),
+        other => (other, other),
+    };
     let (zh, en) = match (escalated, urgent) {
         (true, _) => ("【升级】紧急读数无人确认", "Escalated: urgent reading not acknowledged"),
         (false, true) => ("紧急读数", "Urgent reading"),
@@ -392,10 +400,7 @@ async fn alert_notification(
                 format!("{zh}：{}", alert.patient_name),
                 format!("{en}: {}", alert.patient_name),
             ),
-            body: crate::notify::Bilingual::new(
-                format!("{reading}（{}）", alert.rule),
-                format!("{reading} ({})", alert.rule),
-            ),
+            body: crate::notify::Bilingual::new(format!("{reading}（{rule_zh}）"), format!("{reading} ({rule_en})")),
             link: Some(format!("/patients/{}/care", alert.patient)),
             urgent,
             subject_id: Some(alert.id.clone()),
