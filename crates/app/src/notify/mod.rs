@@ -273,8 +273,25 @@ pub async fn reach(app: &App, who: &Principal, from: DateTime<Utc>, to: DateTime
     if !(who.has(domain::Role::InstitutionAdmin) || who.has(domain::Role::PlatformAdmin)) {
         return Err(AppError::Forbidden);
     }
+    // An institution admin sees their institution's share: its staff, and the patients its doctors
+    // follow up; a platform admin sees everyone's.
+    let db = &app.store.db;
+    let users = match (who.has(domain::Role::PlatformAdmin), who.institution_id.as_deref()) {
+        (true, _) => None,
+        (false, Some(inst)) => {
+            let staff = repo::user::list_staff_of(db, inst).await?;
+            let doctors: Vec<String> =
+                staff.iter().filter(|s| s.role == domain::Role::Doctor.as_str()).map(|s| s.user_id.clone()).collect();
+            let mut users: Vec<String> = staff.into_iter().map(|s| s.user_id).collect();
+            users.extend(repo::monitoring::patients_of_doctors(db, &doctors).await?);
+            users.sort();
+            users.dedup();
+            Some(users)
+        }
+        (false, None) => Some(Vec::new()),
+    };
     let mut by: BTreeMap<String, Reach> = BTreeMap::new();
-    for (channel, state, count) in repo::care::delivery_counts(&app.store.db, from, to).await? {
+    for (channel, state, count) in repo::care::delivery_counts(db, from, to, users.as_deref()).await? {
         let r = by.entry(channel.clone()).or_insert(Reach {
             channel,
             total: 0,

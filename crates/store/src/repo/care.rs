@@ -253,13 +253,18 @@ pub async fn delivery_by_external(
 }
 
 /// Deliveries per channel and state created in `[from, to)`: the reach rate's inputs.
+/// `users`: only deliveries to these people (an institution's share); `None`: everyone's.
 pub async fn delivery_counts(
     db: &impl ConnectionTrait,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    users: Option<&[String]>,
 ) -> Result<Vec<(String, String, i64)>, StoreError> {
-    Ok(d::Entity::find()
-        .select_only()
+    let mut q = d::Entity::find();
+    if let Some(users) = users {
+        q = q.filter(d::Column::UserId.is_in(users.iter().cloned()));
+    }
+    Ok(q.select_only()
         .column(d::Column::Channel)
         .column(d::Column::State)
         .column_as(d::Column::Id.count(), "n")

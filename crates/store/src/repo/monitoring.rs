@@ -203,3 +203,18 @@ pub async fn alerts_of_patient_since(
         .all(db)
         .await?)
 }
+
+/// Patients with a plan (running or ended) run by one of these doctors.
+pub async fn patients_of_doctors(db: &impl ConnectionTrait, doctor_ids: &[String]) -> Result<Vec<String>, StoreError> {
+    if doctor_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(p::Entity::find()
+        .select_only()
+        .column(p::Column::PatientId)
+        .distinct()
+        .filter(p::Column::DoctorId.is_in(doctor_ids.iter().cloned()))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
