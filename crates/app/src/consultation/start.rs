@@ -162,26 +162,10 @@ pub async fn start(
     )
     .await?;
     // The complaint opens the conversation as the patient's first message.
-    let msg_id = domain::MessageId::new().to_string();
-    super::index_text(app, &txn, &id, &msg_id, &complaint).await?;
+    opening_message(app, &txn, &id, who, Role::Patient, &complaint, now).await?;
     if let Some(p) = &prior {
         super::index_text(app, &txn, &id, "prior_diagnosis", p).await?;
     }
-    repo::consultation::insert_message(
-        &txn,
-        m::Model {
-            body_enc: app.seal("consultation_messages", "body_enc", &msg_id, complaint.as_bytes())?,
-            id: msg_id,
-            consultation_id: id.clone(),
-            seq: 1,
-            sender_id: who.user_id.clone(),
-            sender_role: Role::Patient.as_str().into(),
-            client_id: "start".into(),
-            kind: "text".into(),
-            sent_at: now,
-        },
-    )
-    .await?;
     app.record(
         &txn,
         ctx,
@@ -248,23 +232,7 @@ pub(crate) async fn start_followup(
         updated_at: now,
     };
     repo::consultation::insert(txn, row.clone()).await?;
-    let msg_id = domain::MessageId::new().to_string();
-    super::index_text(app, txn, &id, &msg_id, &complaint).await?;
-    repo::consultation::insert_message(
-        txn,
-        m::Model {
-            body_enc: app.seal("consultation_messages", "body_enc", &msg_id, complaint.as_bytes())?,
-            id: msg_id,
-            consultation_id: id.clone(),
-            seq: 1,
-            sender_id: doctor.user_id.clone(),
-            sender_role: Role::Doctor.as_str().into(),
-            client_id: "followup".into(),
-            kind: "text".into(),
-            sent_at: now,
-        },
-    )
-    .await?;
+    opening_message(app, txn, &id, doctor, Role::Doctor, &complaint, now).await?;
     app.record(
         txn,
         &RequestCtx::default(),
@@ -276,4 +244,34 @@ pub(crate) async fn start_followup(
     .await?;
     let to = recipients(txn, &row).await?;
     Ok((row, to))
+}
+
+/// The first message of a consultation (sequence 1), sealed and indexed for search.
+async fn opening_message(
+    app: &App,
+    txn: &sea_orm::DatabaseTransaction,
+    consultation_id: &str,
+    sender: &Principal,
+    role: Role,
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    let msg_id = domain::MessageId::new().to_string();
+    super::index_text(app, txn, consultation_id, &msg_id, text).await?;
+    repo::consultation::insert_message(
+        txn,
+        m::Model {
+            body_enc: app.seal("consultation_messages", "body_enc", &msg_id, text.as_bytes())?,
+            id: msg_id,
+            consultation_id: consultation_id.to_owned(),
+            seq: 1,
+            sender_id: sender.user_id.clone(),
+            sender_role: role.as_str().into(),
+            client_id: if role == Role::Patient { "start" } else { "followup" }.into(),
+            kind: "text".into(),
+            sent_at: now,
+        },
+    )
+    .await?;
+    Ok(())
 }

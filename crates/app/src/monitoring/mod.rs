@@ -479,18 +479,23 @@ pub async fn observations(
 ) -> Result<Vec<ObservationView>, AppError> {
     require_care(app, who, patient_id).await?;
     let rows = repo::monitoring::observations(&app.store.db, patient_id, code, from, to, 5000).await?;
+    viewed(app, who, ctx, patient_id, rows).await
+}
+
+/// Readings someone is shown: the view is audited (`observation.view`, with the count) and each
+/// reading carries the alert it raised.
+pub(crate) async fn viewed(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    rows: Vec<o::Model>,
+) -> Result<Vec<ObservationView>, AppError> {
     let txn = app.store.begin_write().await?;
-    app.record(
-        &txn,
-        ctx,
-        Some(who),
-        "observation.view",
-        Subject { patient_id: Some(patient_id), resource: None },
-        &rows.len().to_string(),
-    )
-    .await?;
+    let subject = Subject { patient_id: Some(patient_id), resource: None };
+    app.record(&txn, ctx, Some(who), "observation.view", subject, &rows.len().to_string()).await?;
     txn.commit().await?;
-    let since = rows.first().map_or_else(|| app.clock.now(), |r| r.measured_at.min(r.received_at));
+    let since = rows.iter().map(|r| r.measured_at.min(r.received_at)).min().unwrap_or_else(|| app.clock.now());
     let alerts = repo::monitoring::alerts_of_patient_since(&app.store.db, patient_id, since).await?;
     rows.into_iter()
         .map(|r| {

@@ -98,22 +98,5 @@ pub async fn recent(
     let mut rows = repo::monitoring::observations(db, patient_id, None, Some(from), Some(to), 5000).await?;
     rows.reverse();
     rows.truncate(50);
-    let alerts = repo::monitoring::alerts_of_patient_since(db, patient_id, from).await?;
-    let txn = app.store.begin_write().await?;
-    app.record(
-        &txn,
-        ctx,
-        Some(who),
-        "observation.view",
-        Subject { patient_id: Some(patient_id), resource: None },
-        &rows.len().to_string(),
-    )
-    .await?;
-    txn.commit().await?;
-    rows.into_iter()
-        .map(|row| {
-            let alert = alerts.iter().find(|a| a.observation_id == row.id).cloned();
-            super::observation_view(app, row, alert.as_ref())
-        })
-        .collect()
+    super::viewed(app, who, ctx, patient_id, rows).await
 }

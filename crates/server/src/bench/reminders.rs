@@ -132,7 +132,7 @@ async fn seed(app: &app::App, tag: &str, n: usize, spread: Duration, lead: Durat
 
 /// In-app deliveries created since `from`: one per reminder sent.
 async fn fired(db: &store::DatabaseConnection, from: DateTime<Utc>) -> anyhow::Result<usize> {
-    let counts = repo::care::delivery_counts(db, from, from + chrono::Duration::days(2)).await?;
+    let counts = repo::care::delivery_counts(db, from, from + chrono::Duration::days(2), None).await?;
     let n: i64 = counts.iter().filter(|(channel, _, _)| channel == "inapp").map(|(_, _, n)| n).sum();
     Ok(usize::try_from(n).unwrap_or(0))
 }
