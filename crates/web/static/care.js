@@ -15,9 +15,6 @@ if (form) {
   show();
 }
 
-// Wide charts scroll on phones: start at the latest readings.
-for (const fig of document.querySelectorAll('figure.chart')) fig.scrollLeft = fig.scrollWidth;
-
 const csrf = document.body.dataset.csrf;
 for (const b of document.querySelectorAll('button.ack-alert')) {
   b.addEventListener('click', async () => {

@@ -33,7 +33,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::{
     CLOCK_TICKS_PER_SEC, ScratchDir, Server,
     care::{CareArgs, SEED_CHUNK, plan_row, seed_users},
-    cpu_ticks, ms, percentile_permille, to_f64,
+    cpu_ticks, ms, peak_rss_kib, percentile_permille, reset_peak_rss, to_f64,
 };
 
 const DEFAULT_REMINDERS: usize = 100_000;
@@ -227,6 +227,7 @@ struct Spike {
     fires_per_sec: f64,
     drain: Duration,
     cpu_ticks: Option<u64>,
+    peak_rss_kib: Option<u64>,
 }
 
 async fn spike(server: &Server, n: usize, spread: Duration, lead: Duration) -> anyhow::Result<Spike> {
@@ -241,6 +242,7 @@ async fn spike(server: &Server, n: usize, spread: Duration, lead: Duration) -> a
     let due_of: HashMap<&str, DateTime<Utc>> = seeded.reminders.iter().map(|r| (r.patient.as_str(), r.due)).collect();
     let mut events = app.bus.subscribe();
     let worker = tokio::spawn(app::jobs::work(app.clone(), Duration::from_secs(1)));
+    let peak_rss_reset = reset_peak_rss();
     let cpu_before = cpu_ticks();
     let mut published = Vec::with_capacity(n);
     let mut lagged = 0_u64;
@@ -263,6 +265,7 @@ async fn spike(server: &Server, n: usize, spread: Duration, lead: Duration) -> a
     }
     let settled = wait_for(&app.store.db, seeded.from, |c| c >= n).await;
     let cpu = cpu_before.zip(cpu_ticks()).map(|(a, b)| b.saturating_sub(a));
+    let peak = peak_rss_kib().filter(|_| peak_rss_reset);
     worker.abort();
     let _ = worker.await;
     settled?;
@@ -281,6 +284,7 @@ async fn spike(server: &Server, n: usize, spread: Duration, lead: Duration) -> a
         lagged,
         drain,
         cpu_ticks: cpu,
+        peak_rss_kib: peak,
     })
 }
 
@@ -459,7 +463,7 @@ fn print_report(s: &Spike, c: &Crash) {
     let a = &s.audit;
     println!();
     println!(
-        "{:<22} {:>8} {:>7} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "{:<22} {:>8} {:>7} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8}",
         "reminders",
         "tasks",
         "spread",
@@ -471,13 +475,14 @@ fn print_report(s: &Spike, c: &Crash) {
         "pub p50",
         "pub p99",
         "CPU-s/1k",
+        "peak MiB",
     );
     let cpu = s.cpu_ticks.filter(|_| s.n > 0).map_or_else(
         || "n/a".to_owned(),
         |t| format!("{:.3}", to_f64(t) / CLOCK_TICKS_PER_SEC * 1000.0 / to_f64(u64::try_from(s.n).unwrap_or(1))),
     );
     println!(
-        "{:<22} {:>8} {:>6}s {:>9.0} {:>8.2} {:>9.3}s {:>9.3}s {:>9.3}s {:>9.3}s {:>9.3}s {:>9}",
+        "{:<22} {:>8} {:>6}s {:>9.0} {:>8.2} {:>9.3}s {:>9.3}s {:>9.3}s {:>9.3}s {:>9.3}s {:>9} {:>8}",
         "in-process worker",
         s.n,
         s.spread.as_secs(),
@@ -489,6 +494,7 @@ fn print_report(s: &Spike, c: &Crash) {
         secs(percentile_permille(&s.published, 500)),
         secs(percentile_permille(&s.published, 990)),
         cpu,
+        s.peak_rss_kib.map_or_else(|| "n/a".to_owned(), |k| format!("{:.1}", to_f64(k) / 1024.0)),
     );
     println!(
         "late = notification created_at − job due_at; pub = event on the bus (after the batch's commit) − due_at{}; \
