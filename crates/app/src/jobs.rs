@@ -121,7 +121,28 @@ async fn run_batch(app: &App) -> Result<usize, AppError> {
     }
     let n = jobs.len();
     let mut events = Vec::new();
-    for mut job in jobs {
+    // Reminders (a spike of them due in the same minute) run together: one read per table, rows
+    // written in multi-row statements, one `done` update. Should that fail, each runs on its own below.
+    let (reminders, mut others): (Vec<j::Model>, Vec<j::Model>) =
+        jobs.into_iter().partition(|j| j.kind == kind::TASK_REMIND && task_of(j).is_some());
+    if !reminders.is_empty() {
+        let tasks: Vec<String> = reminders.iter().filter_map(task_of).collect();
+        let savepoint = txn.begin().await?;
+        match crate::monitoring::tasks::remind_many(app, &savepoint, &tasks).await {
+            Ok(evs) => {
+                savepoint.commit().await?;
+                let ids: Vec<String> = reminders.iter().map(|j| j.id.clone()).collect();
+                repo::job::mark_done_many(&txn, &ids, now).await?;
+                events.extend(evs);
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                tracing::warn!(error = ?e, jobs = reminders.len(), "batched reminders failed; running them one by one");
+                others.extend(reminders);
+            }
+        }
+    }
+    for mut job in others {
         let savepoint = txn.begin().await?;
         job.attempts += 1;
         match dispatch(app, &savepoint, &job).await {
@@ -151,6 +172,12 @@ async fn run_batch(app: &App) -> Result<usize, AppError> {
         app.bus.publish(e);
     }
     Ok(n)
+}
+
+/// The task a `task.remind` job is about.
+fn task_of(job: &j::Model) -> Option<String> {
+    let payload: Value = serde_json::from_str(&job.payload).ok()?;
+    payload["task"].as_str().map(str::to_owned)
 }
 
 /// Runs one job's handler inside the claiming transaction; returns the events to publish after commit.

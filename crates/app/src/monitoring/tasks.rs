@@ -191,14 +191,31 @@ pub(crate) async fn extend_job(app: &App, txn: &DatabaseTransaction, plan_id: &s
 }
 
 /// The `task.remind` job: a pending reading task reminds the patient; a pending visit tells the
-/// doctor it is due (with a link to start it).
+/// doctor it is due (with a link to start it). A reminder whose window has closed (downtime) would
+/// only confuse: the task is missed, nothing is sent.
 pub(crate) async fn remind(app: &App, txn: &DatabaseTransaction, task_id: &str) -> Result<Vec<Event>, AppError> {
-    // A reminder whose window has closed (downtime) would only confuse: the task is missed.
+    remind_many(app, txn, &[task_id.to_owned()]).await
+}
+
+/// The reminders of many tasks at once (the job worker hands it a batch of `task.remind` jobs).
+pub(crate) async fn remind_many(
+    app: &App,
+    txn: &DatabaseTransaction,
+    task_ids: &[String],
+) -> Result<Vec<Event>, AppError> {
     let now = app.clock.now();
-    let Some(task) = repo::care::task(txn, task_id).await?.filter(|t| t.state == "pending" && now < t.close_at) else {
-        return Ok(Vec::new());
-    };
-    let new = if task.kind == "visit" {
+    let mut news = Vec::new();
+    for task in repo::care::tasks_by_ids(txn, task_ids).await? {
+        if task.state == "pending" && now < task.close_at {
+            news.push(reminder_for(app, txn, &task).await?);
+        }
+    }
+    notify::notify_many(app, txn, news).await
+}
+
+/// What a due task tells whom.
+async fn reminder_for(app: &App, txn: &DatabaseTransaction, task: &t::Model) -> Result<NewNotification, AppError> {
+    Ok(if task.kind == "visit" {
         let patient = consultation::display_name(app, txn, &task.patient_id).await?;
         NewNotification {
             user_id: task.doctor_id.clone(),
@@ -227,8 +244,7 @@ pub(crate) async fn remind(app: &App, txn: &DatabaseTransaction, task_id: &str) 
             urgent: false,
             subject_id: Some(task.id.clone()),
         }
-    };
-    Ok(vec![notify::notify(app, txn, new).await?])
+    })
 }
 
 /// The `task.close` job: a task still pending at the end of its window is missed. While the task's

@@ -130,46 +130,66 @@ fn delivery_row(notification: &n::Model, channel: &str, state: &str, next_at: Da
 /// one pending delivery per outbound channel the user chose and can be reached on (held until quiet
 /// hours end unless urgent). Returns the live event to publish after commit.
 pub async fn notify(app: &App, txn: &DatabaseTransaction, new: NewNotification) -> Result<Event, AppError> {
+    notify_many(app, txn, vec![new]).await?.pop().ok_or(AppError::Internal("notification"))
+}
+
+/// [`notify`] for many at once (a spike of reminders): the recipients and their preferences are read
+/// in one query each and the rows written in multi-row statements. One event per notification.
+pub async fn notify_many(
+    app: &App,
+    txn: &DatabaseTransaction,
+    news: Vec<NewNotification>,
+) -> Result<Vec<Event>, AppError> {
     let now = app.clock.now();
-    let user = repo::user::get(txn, &new.user_id).await?;
-    let prefs = prefs::load(app, txn, &new.user_id).await?;
-    let row = n::Model {
-        id: uuid::Uuid::now_v7().to_string(),
-        user_id: new.user_id.clone(),
-        kind: new.kind.to_owned(),
-        title: new.title.pick(&user.locale).chars().take(200).collect(),
-        body: new.body.pick(&user.locale).chars().take(2000).collect(),
-        link: new.link,
-        urgent: new.urgent,
-        subject_id: new.subject_id,
-        created_at: now,
-        read_at: None,
-    };
-    repo::care::insert_notification(txn, row.clone()).await?;
-    let mut deliveries = vec![delivery_row(&row, "inapp", "sent", now)];
-    let held_until = if row.urgent { now } else { prefs.quiet_release(now) };
-    for channel in &prefs.channels {
-        if !app.outbound.channels.contains_key(channel.as_str()) {
-            continue;
-        }
-        let reachable = match channel.as_str() {
-            "email" => prefs.email.is_some(),
-            "sms" => user.phone_enc.is_some(),
-            _ => false,
+    let mut ids: Vec<String> = news.iter().map(|n| n.user_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let users: BTreeMap<String, store::entity::user::Model> =
+        repo::user::get_many(txn, &ids).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+    let mut prefs_of = BTreeMap::new();
+    for row in repo::care::prefs_many(txn, &ids).await? {
+        prefs_of.insert(row.user_id.clone(), prefs::of_row(app, &row)?);
+    }
+    let default_prefs = Prefs::default();
+    let (mut rows, mut deliveries, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    for new in news {
+        let user = users.get(&new.user_id).ok_or(AppError::NotFound)?;
+        let prefs = prefs_of.get(&new.user_id).unwrap_or(&default_prefs);
+        let row = n::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: new.user_id.clone(),
+            kind: new.kind.to_owned(),
+            title: new.title.pick(&user.locale).chars().take(200).collect(),
+            body: new.body.pick(&user.locale).chars().take(2000).collect(),
+            link: new.link,
+            urgent: new.urgent,
+            subject_id: new.subject_id,
+            created_at: now,
+            read_at: None,
         };
-        if reachable {
-            deliveries.push(delivery_row(&row, channel, "pending", held_until));
+        let mut mine = vec![delivery_row(&row, "inapp", "sent", now)];
+        let held_until = if row.urgent { now } else { prefs.quiet_release(now) };
+        for channel in &prefs.channels {
+            let reachable = match channel.as_str() {
+                "email" => prefs.email.is_some(),
+                "sms" => user.phone_enc.is_some(),
+                _ => false,
+            };
+            if reachable && app.outbound.channels.contains_key(channel.as_str()) {
+                mine.push(delivery_row(&row, channel, "pending", held_until));
+            }
         }
+        let quiet = !row.urgent && held_until > now;
+        events.push(Event {
+            recipients: vec![new.user_id],
+            payload: json!({"type": "notification", "notification": view(row.clone(), &mine), "quiet": quiet}),
+        });
+        rows.push(row);
+        deliveries.extend(mine);
     }
-    for dl in &deliveries {
-        repo::care::insert_delivery(txn, dl.clone()).await?;
-    }
-    let quiet = !row.urgent && held_until > now;
-    let v = view(row, &deliveries);
-    Ok(Event {
-        recipients: vec![new.user_id],
-        payload: json!({"type": "notification", "notification": v, "quiet": quiet}),
-    })
+    repo::care::insert_notifications(txn, rows).await?;
+    repo::care::insert_deliveries(txn, deliveries).await?;
+    Ok(events)
 }
 
 /// The caller's inbox, newest first (`before`: pages back), with the unread count.

@@ -91,13 +91,20 @@ pub fn parse_tz(name: &str) -> Result<Tz, AppError> {
 
 /// The stored preferences of `user_id` (defaults when none are stored).
 pub async fn load(app: &App, db: &impl ConnectionTrait, user_id: &str) -> Result<Prefs, AppError> {
-    let Some(row) = repo::care::prefs(db, user_id).await? else { return Ok(Prefs::default()) };
+    match repo::care::prefs(db, user_id).await? {
+        Some(row) => of_row(app, &row),
+        None => Ok(Prefs::default()),
+    }
+}
+
+/// Preferences from their stored row (the e-mail address opened).
+pub(crate) fn of_row(app: &App, row: &p::Model) -> Result<Prefs, AppError> {
     Ok(Prefs {
         channels: serde_json::from_str(&row.channels).unwrap_or_default(),
         email: row
             .email_enc
             .as_ref()
-            .map(|e| app.open_str("notification_prefs", "email_enc", user_id, e))
+            .map(|e| app.open_str("notification_prefs", "email_enc", &row.user_id, e))
             .transpose()?,
         quiet_start: row.quiet_start.and_then(|m| u32::try_from(m).ok()),
         quiet_end: row.quiet_end.and_then(|m| u32::try_from(m).ok()),

@@ -60,6 +60,14 @@ pub async fn insert_task(db: &impl ConnectionTrait, row: t::Model) -> Result<boo
     Ok(res > 0)
 }
 
+/// Several tasks at once (bulk reminders).
+pub async fn tasks_by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<t::Model>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(t::Entity::find().filter(t::Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+}
+
 pub async fn task(db: &impl ConnectionTrait, id: &str) -> Result<Option<t::Model>, StoreError> {
     Ok(t::Entity::find_by_id(id.to_owned()).one(db).await?)
 }
@@ -160,8 +168,13 @@ pub async fn completion_counts(
 
 // --- Notifications --------------------------------------------------------------------------------
 
-pub async fn insert_notification(db: &impl ConnectionTrait, row: n::Model) -> Result<(), StoreError> {
-    n::Entity::insert(row.into_active_model()).exec_without_returning(db).await?;
+/// Inserts notifications in multi-row statements.
+pub async fn insert_notifications(db: &impl ConnectionTrait, rows: Vec<n::Model>) -> Result<(), StoreError> {
+    for chunk in rows.chunks(200) {
+        n::Entity::insert_many(chunk.iter().cloned().map(IntoActiveModel::into_active_model))
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 
@@ -192,8 +205,13 @@ pub async fn unread_count(db: &impl ConnectionTrait, user_id: &str) -> Result<u6
     Ok(n::Entity::find().filter(n::Column::UserId.eq(user_id)).filter(n::Column::ReadAt.is_null()).count(db).await?)
 }
 
-pub async fn insert_delivery(db: &impl ConnectionTrait, row: d::Model) -> Result<(), StoreError> {
-    d::Entity::insert(row.into_active_model()).exec_without_returning(db).await?;
+/// Inserts deliveries in multi-row statements.
+pub async fn insert_deliveries(db: &impl ConnectionTrait, rows: Vec<d::Model>) -> Result<(), StoreError> {
+    for chunk in rows.chunks(200) {
+        d::Entity::insert_many(chunk.iter().cloned().map(IntoActiveModel::into_active_model))
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 
@@ -281,6 +299,14 @@ pub async fn delivery_counts(
 
 pub async fn prefs(db: &impl ConnectionTrait, user_id: &str) -> Result<Option<p::Model>, StoreError> {
     Ok(p::Entity::find_by_id(user_id.to_owned()).one(db).await?)
+}
+
+/// Several users' preferences at once.
+pub async fn prefs_many(db: &impl ConnectionTrait, user_ids: &[String]) -> Result<Vec<p::Model>, StoreError> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(p::Entity::find().filter(p::Column::UserId.is_in(user_ids.iter().cloned())).all(db).await?)
 }
 
 pub async fn save_prefs(db: &impl ConnectionTrait, row: p::Model) -> Result<(), StoreError> {

@@ -52,3 +52,23 @@ pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<chrono::DateTi
 pub async fn find_by_key(db: &impl ConnectionTrait, key: &str) -> Result<Option<j::Model>, StoreError> {
     Ok(j::Entity::find().filter(j::Column::IdemKey.eq(key)).one(db).await?)
 }
+
+/// Marks these jobs done by one statement (a batch of handlers that all succeeded).
+pub async fn mark_done_many(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::{Expr, ExprTrait as _};
+    for chunk in ids.chunks(500) {
+        j::Entity::update_many()
+            .col_expr(j::Column::Attempts, Expr::col(j::Column::Attempts).add(1))
+            .col_expr(j::Column::DoneAt, Expr::value(now))
+            .col_expr(j::Column::Outcome, Expr::value("done"))
+            .col_expr(j::Column::LastError, Expr::value(Option::<String>::None))
+            .filter(j::Column::Id.is_in(chunk.iter().cloned()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}

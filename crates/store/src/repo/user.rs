@@ -29,6 +29,14 @@ pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<user::Model, Sto
     user::Entity::find_by_id(id.to_owned()).one(db).await?.ok_or(StoreError::NotFound)
 }
 
+/// Several users at once (bulk reminders).
+pub async fn get_many(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<user::Model>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(user::Entity::find().filter(user::Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+}
+
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<user::Model>, StoreError> {
     Ok(user::Entity::find_by_id(id.to_owned()).one(db).await?)
 }
