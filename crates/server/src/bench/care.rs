@@ -36,8 +36,9 @@ use tokio::{sync::watch, task::JoinSet};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{
-    CLOCK_TICKS_PER_SEC, Directory, REQUEST_TIMEOUT, Server, chat, cpu_ticks, fixture, ms, peak_rss_kib,
-    percentile_permille, reset_peak_rss, to_f64,
+    CLOCK_TICKS_PER_SEC, Directory, REQUEST_TIMEOUT, Server, chat, cpu_ticks,
+    fixture::{self, SEED_CHUNK, plan_row, seed_users},
+    ms, peak_rss_kib, percentile_permille, reset_peak_rss, to_f64,
     wire::{Conn, Response},
 };
 
@@ -72,74 +73,8 @@ const STEP_HOURS: i64 = 6;
 const SLOTS: u32 = 1_460;
 /// How long the doctor's socket may take to show the last alerts after the last answer.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Rows per seeding transaction.
-pub(super) const SEED_CHUNK: usize = 5_000;
 /// Rows per transaction in the storage-ceiling loop.
 const CEILING_BATCHES: [usize; 3] = [1, 100, 1_000];
-
-// ---------------------------------------------------------------------------------------------
-// Seeding (shared with the reminders scenario)
-
-/// Writes `n` patients through the store layer: a `users` row, with the name sealed as
-/// registration seals it and no usable password, and the patient role. Returns their ids.
-/// Registration through the use case costs one Argon2id hash (~20 ms) each. The paths under test
-/// read nothing more: the user row, their notification preferences, their name.
-pub(super) async fn seed_users(app: &app::App, tag: &str, role: &str, n: usize) -> anyhow::Result<Vec<String>> {
-    let keys = app.keys.current();
-    let mut ids = Vec::with_capacity(n);
-    for start in (0..n).step_by(SEED_CHUNK) {
-        let now = Utc::now();
-        let txn = app.store.begin_write().await?;
-        for i in start..(start + SEED_CHUNK).min(n) {
-            let id = domain::UserId::new().to_string();
-            let name = format!("基准{i}号");
-            let aad = crypto::Aad { table: "users", column: "display_name_enc", row_id: &id };
-            let row = entity::user::Model {
-                display_name_enc: keys.encrypt(name.as_bytes(), &aad)?,
-                id: id.clone(),
-                login: format!("{tag}-{i:06}"),
-                password_hash: "!".into(),
-                phone_enc: None,
-                phone_bidx: None,
-                locale: "zh-CN".into(),
-                totp_secret_enc: None,
-                totp_enabled: false,
-                totp_last_step: None,
-                failed_logins: 0,
-                locked_until: None,
-                status: "active".into(),
-                created_at: now,
-            };
-            repo::user::insert(&txn, row).await?;
-            repo::user::grant_role(&txn, &id, role, None, now).await?;
-            ids.push(id);
-        }
-        txn.commit().await?;
-    }
-    Ok(ids)
-}
-
-/// An active hypertension plan (the built-in template: blood pressure at 07:00 and 19:00, weight
-/// weekly, a monthly review; guideline thresholds) run by `doctor`.
-pub(super) fn plan_row(
-    patient: &str,
-    doctor: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<entity::followup_plan::Model> {
-    let t = app::monitoring::plans::builtin("hypertension").context("the hypertension template is missing")?;
-    Ok(entity::followup_plan::Model {
-        id: domain::FileId::new().to_string(),
-        patient_id: patient.to_owned(),
-        doctor_id: doctor.to_owned(),
-        template: t.key,
-        title: t.title,
-        measures: serde_json::to_string(&t.measures)?,
-        thresholds: serde_json::to_string(&t.thresholds)?,
-        state: "active".into(),
-        created_at: now,
-        ended_at: None,
-    })
-}
 
 struct Device {
     patient: String,

@@ -7,8 +7,10 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use sha2::Digest;
+use store::{entity, repo};
 
 use super::{BENCH_PASSWORD, Directory};
 
@@ -154,6 +156,73 @@ async fn session(app: &app::App, user_id: &str) -> anyhow::Result<String> {
     };
     store::repo::session::insert(&app.store.db, row).await?;
     Ok(token)
+}
+
+/// Rows per seeding transaction.
+pub(super) const SEED_CHUNK: usize = 5_000;
+
+// ---------------------------------------------------------------------------------------------
+// Seeding for the chronic-care scenarios (readings, reminders)
+
+/// Writes `n` patients through the store layer: a `users` row, with the name sealed as
+/// registration seals it and no usable password, and the patient role. Returns their ids.
+/// Registration through the use case costs one Argon2id hash (~20 ms) each. The paths under test
+/// read nothing more: the user row, their notification preferences, their name.
+pub(super) async fn seed_users(app: &app::App, tag: &str, role: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let keys = app.keys.current();
+    let mut ids = Vec::with_capacity(n);
+    for start in (0..n).step_by(SEED_CHUNK) {
+        let now = Utc::now();
+        let txn = app.store.begin_write().await?;
+        for i in start..(start + SEED_CHUNK).min(n) {
+            let id = domain::UserId::new().to_string();
+            let name = format!("基准{i}号");
+            let aad = crypto::Aad { table: "users", column: "display_name_enc", row_id: &id };
+            let row = entity::user::Model {
+                display_name_enc: keys.encrypt(name.as_bytes(), &aad)?,
+                id: id.clone(),
+                login: format!("{tag}-{i:06}"),
+                password_hash: "!".into(),
+                phone_enc: None,
+                phone_bidx: None,
+                locale: "zh-CN".into(),
+                totp_secret_enc: None,
+                totp_enabled: false,
+                totp_last_step: None,
+                failed_logins: 0,
+                locked_until: None,
+                status: "active".into(),
+                created_at: now,
+            };
+            repo::user::insert(&txn, row).await?;
+            repo::user::grant_role(&txn, &id, role, None, now).await?;
+            ids.push(id);
+        }
+        txn.commit().await?;
+    }
+    Ok(ids)
+}
+
+/// An active hypertension plan (the built-in template: blood pressure at 07:00 and 19:00, weight
+/// weekly, a monthly review; guideline thresholds) run by `doctor`.
+pub(super) fn plan_row(
+    patient: &str,
+    doctor: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<entity::followup_plan::Model> {
+    let t = app::monitoring::plans::builtin("hypertension").context("the hypertension template is missing")?;
+    Ok(entity::followup_plan::Model {
+        id: domain::FileId::new().to_string(),
+        patient_id: patient.to_owned(),
+        doctor_id: doctor.to_owned(),
+        template: t.key,
+        title: t.title,
+        measures: serde_json::to_string(&t.measures)?,
+        thresholds: serde_json::to_string(&t.thresholds)?,
+        state: "active".into(),
+        created_at: now,
+        ended_at: None,
+    })
 }
 
 #[cfg(test)]

@@ -32,8 +32,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{
     CLOCK_TICKS_PER_SEC, ScratchDir, Server,
-    care::{CareArgs, SEED_CHUNK, plan_row, seed_users},
-    cpu_ticks, ms, peak_rss_kib, percentile_permille, reset_peak_rss, to_f64,
+    care::CareArgs,
+    cpu_ticks,
+    fixture::{SEED_CHUNK, plan_row, seed_users},
+    ms, peak_rss_kib, percentile_permille, reset_peak_rss, to_f64,
 };
 
 const DEFAULT_REMINDERS: usize = 100_000;
