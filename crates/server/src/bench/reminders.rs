@@ -139,14 +139,22 @@ async fn fired(db: &store::DatabaseConnection, from: DateTime<Utc>) -> anyhow::R
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
-/// Polls until `done(count)` holds or nothing new was sent for [`STALL`]; returns the last count.
+/// The instant from which a run without progress counts as stalled: now, or the first due time
+/// when that is later (`Instant::elapsed` of a future instant is zero).
+fn stall_clock(first_due: DateTime<Utc>) -> Instant {
+    Instant::now() + (first_due - Utc::now()).to_std().unwrap_or_default()
+}
+
+/// Polls until `done(count)` holds or nothing new was sent for [`STALL`] after the first due time;
+/// returns the last count.
 async fn wait_for(
     db: &store::DatabaseConnection,
     from: DateTime<Utc>,
+    first_due: DateTime<Utc>,
     done: impl Fn(usize) -> bool,
 ) -> anyhow::Result<usize> {
     let mut last = fired(db, from).await?;
-    let mut progress = Instant::now();
+    let mut progress = stall_clock(first_due);
     while !done(last) {
         if progress.elapsed() > STALL {
             bail!("no reminder sent for {} s ({last} so far)", STALL.as_secs());
@@ -248,7 +256,7 @@ async fn spike(server: &Server, n: usize, spread: Duration, lead: Duration) -> a
     let cpu_before = cpu_ticks();
     let mut published = Vec::with_capacity(n);
     let mut lagged = 0_u64;
-    let mut progress = Instant::now();
+    let mut progress = stall_clock(seeded.first_due);
     while published.len() + usize::try_from(lagged).unwrap_or(usize::MAX) < n && progress.elapsed() < STALL {
         match tokio::time::timeout(Duration::from_millis(200), events.recv()).await {
             Ok(Ok(ev)) => {
@@ -265,7 +273,7 @@ async fn spike(server: &Server, n: usize, spread: Duration, lead: Duration) -> a
             Err(_) => {}
         }
     }
-    let settled = wait_for(&app.store.db, seeded.from, |c| c >= n).await;
+    let settled = wait_for(&app.store.db, seeded.from, seeded.first_due, |c| c >= n).await;
     let cpu = cpu_before.zip(cpu_ticks()).map(|(a, b)| b.saturating_sub(a));
     let peak = peak_rss_kib().filter(|_| peak_rss_reset);
     worker.abort();
@@ -382,14 +390,14 @@ async fn crash_test(n: usize, spread: Duration, lead: Duration) -> anyhow::Resul
             "  crash test: `yiqiao serve` (pid {}) started; SIGKILL at {kill_at} reminders…",
             child.id().unwrap_or(0)
         );
-        let seen = wait_for(db, seeded.from, |c| c >= kill_at).await?;
+        let seen = wait_for(db, seeded.from, seeded.first_due, |c| c >= kill_at).await?;
         let killed_by_signal = kill9(&mut child).await?;
         let killed = Instant::now();
         let durable = fired(db, seeded.from).await?;
         eprintln!("  crash test: killed at {seen} seen, {durable} durable; restarting…");
         let mut again = start_worker(&exe, &dir.0).await?;
         let restart = killed.elapsed();
-        let finished = wait_for(db, seeded.from, |c| c >= n).await;
+        let finished = wait_for(db, seeded.from, seeded.first_due, |c| c >= n).await;
         kill9(&mut again).await?;
         finished?;
         Ok::<_, anyhow::Error>((seen, durable, killed_by_signal, restart))
@@ -461,6 +469,11 @@ fn secs(micros: u64) -> f64 {
     ms(micros) / 1000.0
 }
 
+/// A percentile of the bus arrivals, or `n/a` when the collector saw none.
+fn published(sorted: &[u64], permille: usize) -> String {
+    if sorted.is_empty() { "n/a".to_owned() } else { format!("{:.3}s", secs(percentile_permille(sorted, permille))) }
+}
+
 fn print_report(s: &Spike, c: &Crash) {
     let a = &s.audit;
     println!();
@@ -484,7 +497,7 @@ fn print_report(s: &Spike, c: &Crash) {
         |t| format!("{:.3}", to_f64(t) / CLOCK_TICKS_PER_SEC * 1000.0 / to_f64(u64::try_from(s.n).unwrap_or(1))),
     );
     println!(
-        "{:<22} {:>8} {:>6}s {:>9.0} {:>8.2} {:>9.3}s {:>9.3}s {:>9.3}s {:>9.3}s {:>9.3}s {:>9} {:>8}",
+        "{:<22} {:>8} {:>6}s {:>9.0} {:>8.2} {:>9.3}s {:>9.3}s {:>9.3}s {:>10} {:>10} {:>9} {:>8}",
         "in-process worker",
         s.n,
         s.spread.as_secs(),
@@ -493,8 +506,8 @@ fn print_report(s: &Spike, c: &Crash) {
         secs(percentile_permille(&a.lateness, 500)),
         secs(percentile_permille(&a.lateness, 990)),
         secs(a.lateness.last().copied().unwrap_or(0)),
-        secs(percentile_permille(&s.published, 500)),
-        secs(percentile_permille(&s.published, 990)),
+        published(&s.published, 500),
+        published(&s.published, 990),
         cpu,
         s.peak_rss_kib.map_or_else(|| "n/a".to_owned(), |k| format!("{:.1}", to_f64(k) / 1024.0)),
     );
@@ -532,11 +545,17 @@ fn print_report(s: &Spike, c: &Crash) {
         b.once, b.lost, b.duplicated, b.not_done, b.bad_attempts
     );
     let p99 = secs(percentile_permille(&a.lateness, 990));
-    let met = p99 <= 1.0 && s.fires_per_sec >= 20_000.0;
+    let verdict = if s.n < DEFAULT_REMINDERS {
+        "not judged: the goal is stated for 100,000"
+    } else if p99 <= 1.0 && s.fires_per_sec >= 20_000.0 {
+        "met"
+    } else {
+        "not met"
+    };
     println!(
-        "S8 goal lateness p99 ≤1 s at ≥20,000 fires/s: p99 {p99:.3} s at {:.0} fires/s — {}",
-        s.fires_per_sec,
-        if met { "met" } else { "not met" }
+        "S8 goal (100,000 reminders) lateness p99 ≤1 s at ≥20,000 fires/s: {} reminders, p99 {p99:.3} s at {:.0} \
+         fires/s — {verdict}",
+        s.n, s.fires_per_sec,
     );
 }
 
