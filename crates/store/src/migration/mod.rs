@@ -16,6 +16,7 @@ mod m0010_calls;
 mod m0011_call_rooms;
 mod m0012_monitoring;
 mod m0013_care;
+mod m0014_job_claim_index;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_call_rooms::Migration),
             Box::new(m0012_monitoring::Migration),
             Box::new(m0013_care::Migration),
+            Box::new(m0014_job_claim_index::Migration),
         ]
     }
 }
