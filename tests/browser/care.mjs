@@ -87,6 +87,8 @@ test('a doctor starts a plan, a device alert arrives live, the patient sees the 
   // The alert is also in the doctor's inbox, urgent.
   await d.goto(`${server.base}/inbox`);
   assert.match(await d.textContent('#inbox li.note.urgent'), /188\/114/);
+  // Every page's Inbox badge asks for the unread count alone.
+  await d.waitForSelector('nav a[href="/inbox"][data-count="1"]', { timeout: 10_000 });
   await d.screenshot({ path: join(ARTIFACTS, 'care-doctor-inbox-1280.png'), fullPage: true });
 
   // The patient (phone) sees what to do now and the trend with the alert marked.

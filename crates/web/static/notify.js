@@ -86,7 +86,7 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
   const inboxLink = document.querySelector('nav a[href="/inbox"]');
   let unread = 0;
   const setUnread = (n) => { unread = n; if (inboxLink) { if (n > 0) inboxLink.dataset.count = String(n); else delete inboxLink.dataset.count; } };
-  fetch('/api/v1/notifications').then((r) => (r.ok ? r.json() : { unread: 0 })).then((v) => setUnread(v.unread)).catch(() => {});
+  fetch('/api/v1/notifications?count_only=true').then((r) => (r.ok ? r.json() : { unread: 0 })).then((v) => setUnread(v.unread)).catch(() => {});
   const notified = (n, quiet) => {
     setUnread(unread + 1);
     fetch('/api/v1/notifications/delivered', {

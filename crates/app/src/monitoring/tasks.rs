@@ -115,6 +115,16 @@ fn label_of(m: &Measure) -> String {
     }
 }
 
+/// Idempotency key of a task's reminder job (one per task).
+pub fn remind_key(task_id: &str) -> String {
+    format!("task_remind:{task_id}")
+}
+
+/// Idempotency key of a task's closing job.
+pub fn close_key(task_id: &str) -> String {
+    format!("task_close:{task_id}")
+}
+
 /// The patient's time zone (their notification preferences; default Asia/Shanghai).
 async fn zone_of(app: &App, db: &impl ConnectionTrait, user_id: &str) -> Result<Tz, AppError> {
     Ok(notify::prefs::load(app, db, user_id).await?.time_zone)
@@ -171,8 +181,8 @@ pub(crate) async fn extend(app: &App, txn: &DatabaseTransaction, plan: &p::Model
                 continue;
             }
             let args = json!({"task": task.id});
-            jobs::schedule(txn, kind::TASK_REMIND, &format!("task_remind:{}", task.id), &args, due, now).await?;
-            jobs::schedule(txn, kind::TASK_CLOSE, &format!("task_close:{}", task.id), &args, close, now).await?;
+            jobs::schedule(txn, kind::TASK_REMIND, &remind_key(&task.id), &args, due, now).await?;
+            jobs::schedule(txn, kind::TASK_CLOSE, &close_key(&task.id), &args, close, now).await?;
             added += 1;
         }
     }
@@ -255,9 +265,9 @@ pub(crate) async fn close(app: &App, txn: &DatabaseTransaction, task_id: &str) -
         return Ok(Vec::new());
     };
     let now = app.clock.now();
-    let remind = repo::job::find_by_key(txn, &format!("task_remind:{task_id}")).await?;
+    let remind = repo::job::find_by_key(txn, &remind_key(task_id)).await?;
     if remind.is_some_and(|j| j.done_at.is_none()) {
-        let key = format!("task_close:{task_id}:{}", now.timestamp_millis());
+        let key = format!("{}:{}", close_key(task_id), now.timestamp_millis());
         let args = json!({"task": task_id});
         jobs::schedule(txn, kind::TASK_CLOSE, &key, &args, now + Duration::seconds(5), now).await?;
         return Ok(Vec::new());

@@ -117,9 +117,9 @@ async fn seed(app: &app::App, tag: &str, n: usize, spread: Duration, lead: Durat
             repo::monitoring::insert_plan(&txn, plan).await?;
             repo::care::insert_task(&txn, task.clone()).await?;
             let args = json!({"task": task.id});
-            let remind = format!("task_remind:{}", task.id);
+            let remind = app::monitoring::tasks::remind_key(&task.id);
             app::jobs::schedule(&txn, app::jobs::kind::TASK_REMIND, &remind, &args, due, now).await?;
-            let close_key = format!("task_close:{}", task.id);
+            let close_key = app::monitoring::tasks::close_key(&task.id);
             app::jobs::schedule(&txn, app::jobs::kind::TASK_CLOSE, &close_key, &args, close, now).await?;
             reminders.push(Reminder { patient: patient.clone(), task: task.id, due });
         }
@@ -188,7 +188,7 @@ struct Audit {
 async fn audit(db: &store::DatabaseConnection, reminders: &[Reminder]) -> anyhow::Result<Audit> {
     let rows = stream::iter(reminders)
         .map(|r| async move {
-            let job = repo::job::find_by_key(db, &format!("task_remind:{}", r.task)).await?;
+            let job = repo::job::find_by_key(db, &app::monitoring::tasks::remind_key(&r.task)).await?;
             let inbox = repo::care::inbox(db, &r.patient, None, 20).await?;
             let mine: Vec<_> = inbox
                 .into_iter()

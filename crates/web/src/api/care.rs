@@ -35,6 +35,8 @@ pub struct Window {
     lang: Option<String>,
     #[serde(default)]
     before: Option<DateTime<Utc>>,
+    #[serde(default)]
+    count_only: bool,
 }
 
 /// `GET /api/v1/patients/{id}/tasks?from=&to=`: default yesterday … a week ahead.
@@ -151,8 +153,12 @@ pub async fn save_template(
     Ok(Json(plans::save_template(&s.app, &who, &c.ctx, &key, b).await?))
 }
 
-/// `GET /api/v1/notifications?before=`: the inbox, newest first, with the unread count.
+/// `GET /api/v1/notifications?before=`: the inbox, newest first, with the unread count;
+/// `?count_only=true`: the unread count alone (every page's badge).
 pub async fn inbox(State(s): State<AppState>, Auth(who): Auth, Query(w): Query<Window>) -> ApiResult<Json<Value>> {
+    if w.count_only {
+        return Ok(Json(json!({"items": [], "unread": notify::unread_count(&s.app, &who).await?})));
+    }
     let (items, unread) = notify::inbox(&s.app, &who, w.before).await?;
     Ok(Json(json!({"items": items, "unread": unread})))
 }
