@@ -8,7 +8,7 @@ pub enum AppError {
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
     #[error(
-        "Login failed. Check the account name, password and code. After 5 failed attempts the account is locked for 15 minutes."
+        "Login failed. Check the account name, password and code. Repeated failures pause further attempts for a while."
     )]
     InvalidCredentials,
     #[error("Enter the 6-digit code from your authenticator app.")]
@@ -29,6 +29,8 @@ pub enum AppError {
     Conflict(&'static str),
     #[error("The security token of this form expired. Reload the page and try again.")]
     Csrf,
+    #[error("Too many attempts. Please wait {} minute(s) and try again.", retry_after_secs.div_ceil(60))]
+    RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(&'static str),
     #[error("internal error")]
@@ -56,6 +58,7 @@ impl AppError {
             Self::NotFound => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Csrf => "csrf_failed",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) | Self::Store(_) | Self::Crypto(_) => "internal",
         }
     }

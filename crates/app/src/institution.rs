@@ -117,14 +117,10 @@ pub async fn create(
     Ok(id)
 }
 
-/// The institution an admin manages: their own, or any for platform admins.
+/// The institution an admin manages: their own (where their admin role was granted), or any for
+/// platform admins.
 fn managed(who: &Principal, institution_id: &str) -> Result<(), AppError> {
-    who.require(&[Role::InstitutionAdmin, Role::PlatformAdmin])?;
-    if who.has(Role::PlatformAdmin) || who.institution_id.as_deref() == Some(institution_id) {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
-    }
+    crate::account::administers(who, institution_id)
 }
 
 pub async fn add_department(
@@ -166,8 +162,14 @@ pub async fn add_department(
     Ok(id)
 }
 
-/// Staff of an institution with masked names.
-pub async fn staff(app: &App, who: &Principal, institution_id: &str) -> Result<Vec<StaffView>, AppError> {
+/// An institution's staff with masked names, and the invitations it is waiting on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Staff {
+    pub items: Vec<StaffView>,
+    pub invitations: Vec<crate::account::InvitationView>,
+}
+
+pub async fn staff(app: &App, who: &Principal, institution_id: &str) -> Result<Staff, AppError> {
     managed(who, institution_id)?;
     let db = &app.store.db;
     let mut out = Vec::new();
@@ -181,42 +183,8 @@ pub async fn staff(app: &App, who: &Principal, institution_id: &str) -> Result<V
             role: r.role,
         });
     }
-    Ok(out)
-}
-
-/// Grants a staff role in the admin's institution to an existing account (step-up required).
-pub async fn grant_staff_role(
-    app: &App,
-    who: &Principal,
-    ctx: &RequestCtx,
-    institution_id: &str,
-    login: &str,
-    role: &str,
-) -> Result<(), AppError> {
-    managed(who, institution_id)?;
-    who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
-    let role: Role = role.parse().map_err(|_| AppError::invalid("role", "Choose a role."))?;
-    let allowed = [Role::Nurse, Role::Pharmacist, Role::Therapist, Role::QualityReviewer, Role::InstitutionAdmin];
-    if !(allowed.contains(&role) || who.has(Role::PlatformAdmin) && role == Role::Auditor) {
-        return Err(AppError::invalid("role", "This role cannot be granted here (doctors are added by verification)."));
-    }
-    let txn = app.store.begin_write().await?;
-    repo::institution::get(&txn, institution_id).await?;
-    let user = repo::user::find_by_login(&txn, &login.trim().to_lowercase())
-        .await?
-        .ok_or_else(|| AppError::invalid("login_unknown", "No account with this name."))?;
-    repo::user::grant_role(&txn, &user.id, role.as_str(), Some(institution_id.to_owned()), app.clock.now()).await?;
-    app.record(
-        &txn,
-        ctx,
-        Some(who),
-        "role.grant",
-        Subject { patient_id: None, resource: Some(&format!("{}:{}", user.id, role.as_str())) },
-        "ok",
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    let invitations = crate::account::pending_invitations(app, who, institution_id).await?;
+    Ok(Staff { items: out, invitations })
 }
 
 /// The response-time policy of an institution: its own limits where set, else the platform's (A2).

@@ -14,14 +14,24 @@ pub struct RequestCtx {
     pub request_id: Option<String>,
 }
 
+/// One role held at one institution (`None`: platform-wide, or a patient). Every permission that a
+/// role confers is exercised only at the institution of the grant (issue 11 item 1, P1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleGrant {
+    pub role: Role,
+    pub institution_id: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: String,
     pub login: String,
     pub display_name: String,
+    /// The distinct roles held anywhere: enough for a route's coarse policy, never for a decision
+    /// about an institution's data (use [`Principal::holds_at`] / [`Principal::institution_of`]).
     pub roles: Vec<Role>,
-    /// Institution of the user's staff roles, if any.
-    pub institution_id: Option<String>,
+    /// Each role with the institution it was granted at, oldest grant first.
+    pub grants: Vec<RoleGrant>,
     pub session_id: String,
     pub csrf_token: String,
     /// Whether this session passed a second factor (TOTP) at login or enrolment.
@@ -40,6 +50,29 @@ impl Principal {
 
     pub fn has_any(&self, roles: &[Role]) -> bool {
         roles.iter().any(|r| self.has(*r))
+    }
+
+    /// Whether `role` was granted at `institution_id` (not merely anywhere).
+    pub fn holds_at(&self, role: Role, institution_id: &str) -> bool {
+        self.grants.iter().any(|g| g.role == role && g.institution_id.as_deref() == Some(institution_id))
+    }
+
+    /// The institution where `role` is held (the oldest grant when there are several): the place
+    /// whose data that role may act on.
+    pub fn institution_of(&self, role: Role) -> Option<&str> {
+        self.grants.iter().find(|g| g.role == role).and_then(|g| g.institution_id.as_deref())
+    }
+
+    /// Every institution where `role` is held.
+    pub fn institutions_of(&self, role: Role) -> impl Iterator<Item = &str> {
+        self.grants.iter().filter(move |g| g.role == role).filter_map(|g| g.institution_id.as_deref())
+    }
+
+    /// The institution shown as the caller's workplace: that of their most privileged staff role.
+    pub fn workplace(&self) -> Option<&str> {
+        let mut staff: Vec<&RoleGrant> = self.grants.iter().filter(|g| g.role.is_staff()).collect();
+        staff.sort_by_key(|g| g.role as u8);
+        staff.iter().find_map(|g| g.institution_id.as_deref())
     }
 
     pub fn is_staff(&self) -> bool {

@@ -220,7 +220,7 @@ fn review_scope(who: &Principal) -> Result<Option<String>, AppError> {
     if who.has(Role::PlatformAdmin) {
         return Ok(None);
     }
-    who.institution_id.clone().map(Some).ok_or(AppError::Forbidden)
+    who.institution_of(Role::InstitutionAdmin).map(|i| Some(i.to_owned())).ok_or(AppError::Forbidden)
 }
 
 /// The review queue, oldest first. Viewing it is audited.
@@ -273,12 +273,17 @@ pub async fn decide(
     let (doctor, inst) = (v.user_id.clone(), v.institution_id.clone());
     repo::verification::update(&txn, v).await?;
     if approve {
-        // The doctor's role is now attached to the institution that employs them (P1).
+        // The doctor's role is now attached to the institution that employs them (P1): the role
+        // held since registration without an institution becomes the role at this one.
+        repo::user::revoke_role_at(&txn, &doctor, Role::Doctor.as_str(), None).await?;
         repo::user::grant_role(&txn, &doctor, Role::Doctor.as_str(), Some(inst), app.clock.now()).await?;
     }
     let action = if approve { "verification.approve" } else { "verification.reject" };
     app.record(&txn, ctx, Some(who), action, Subject { patient_id: None, resource: Some(id) }, "ok").await?;
     txn.commit().await?;
+    if approve {
+        crate::account::end_live_sessions(app, &doctor, None, "roles_changed");
+    }
     Ok(())
 }
 

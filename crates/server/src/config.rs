@@ -1,7 +1,11 @@
 //! Configuration: defaults → `yiqiao.toml` → `YIQIAO_*` environment (e.g. `YIQIAO_SERVER__LISTEN`,
 //! `YIQIAO_CRYPTO__CIPHER`) → command-line flags. Secrets never appear in `Debug` or `print-config`.
 
+mod limits;
+
 use std::path::{Path, PathBuf};
+
+pub use limits::LimitsConfig;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +24,7 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     pub email: EmailConfig,
     pub sms: SmsConfig,
+    pub limits: LimitsConfig,
 }
 
 /// E-mail notifications over SMTP (E3). Empty `host` = off.
@@ -206,6 +211,7 @@ impl Default for Config {
             monitoring: MonitoringConfig::default(),
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -284,6 +290,9 @@ impl Config {
             },
             recording_retention_years: self.calls.recording_retention_years.max(3),
             alert_escalation_secs: self.monitoring.alert_escalation_secs.max(60),
+            limits: self.limits.limits(),
+            lockout_threshold: self.limits.lockout_threshold.max(1),
+            lockout_secs: self.limits.lockout_secs.max(60),
             public_url: if self.server.public_url.is_empty() {
                 format!("http://{}", self.server.listen)
             } else {

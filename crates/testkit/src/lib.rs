@@ -252,6 +252,7 @@ impl TestApp {
                 created_at: now,
                 last_seen_at: now,
                 expires_at: now + chrono::Duration::hours(12),
+                step_up_failures: 0,
             },
         )
         .await

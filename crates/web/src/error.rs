@@ -31,6 +31,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         | AppError::Csrf => StatusCode::FORBIDDEN,
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::Internal(_) | AppError::Store(_) | AppError::Crypto(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -49,8 +50,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self.0);
         let body = json!({"error": {"code": self.0.code(), "message": public_message(&self.0)}});
-        (status, Json(body)).into_response()
+        with_retry_after((status, Json(body)).into_response(), &self.0)
     }
+}
+
+/// Adds `Retry-After` to a throttled answer (issue 11 item 8).
+pub fn with_retry_after(mut resp: Response, e: &AppError) -> Response {
+    if let AppError::RateLimited { retry_after_secs } = e {
+        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*retry_after_secs));
+    }
+    resp
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -123,6 +123,13 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
     ws.onmessage = (e) => {
       let ev;
       try { ev = JSON.parse(e.data); } catch { return; }
+      // The session ended elsewhere (sign-out, expiry) or its roles changed (issue 11 item 5): the
+      // page must not go on showing what the old session could see.
+      if (ev.type === 'session_end') {
+        if (ev.reason === 'roles_changed') location.reload();
+        else location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+        return;
+      }
       if (ev.type === 'call') ring(ev.call);
       if (ev.type === 'alert') showAlert(ev.alert);
       if (ev.type === 'notification') notified(ev.notification, ev.quiet);

@@ -1,13 +1,19 @@
 //! Login, session authentication and logout (B3). Unknown accounts, wrong passwords and locked
 //! accounts all get the same answer after the same argon2 work, so nobody can tell which accounts
-//! exist. Five failures lock an account for 15 minutes.
+//! exist.
+//!
+//! Guessing is slowed where the guesser is, not where the victim is (issue 11 item 8): five failures
+//! on one account from one address, or twenty from one address on any accounts, pause that address
+//! (`429`, before any password work). An account is locked for everyone only when it has no second
+//! factor and failures pile up from many addresses (`lockout_threshold`); accounts with TOTP — every
+//! member of staff — are never locked by wrong passwords, since a password alone never gets in.
 
 use chrono::{DateTime, Duration, Utc};
 use domain::Role;
 use store::{entity::session, repo};
 
 use super::{random_token, token_hash, totp::check_totp, verify_password};
-use crate::{App, AppError, Principal, RequestCtx, audit::Subject};
+use crate::{App, AppError, Principal, RequestCtx, audit::Subject, throttle::Action};
 
 #[derive(Debug, Clone, Default)]
 pub struct LoginInput {
@@ -30,13 +36,42 @@ pub struct LoginOutcome {
     pub locale: String,
 }
 
+/// The throttle keys of a sign-in attempt: the address, and the account at that address. Requests
+/// without a peer address (in-process callers) are not throttled by address.
+fn attempt_keys(ctx: &RequestCtx, login: &str) -> Option<(String, String)> {
+    ctx.client_addr.as_ref().map(|a| (a.clone(), format!("{login}|{a}")))
+}
+
+/// Refuses an address that has failed too often, before any password work.
+pub(crate) fn check_attempts(app: &App, ctx: &RequestCtx, login: &str) -> Result<(), AppError> {
+    if let Some((addr, pair)) = attempt_keys(ctx, login) {
+        app.throttle_check(Action::SignInFailuresByAddress, &addr)?;
+        app.throttle_check(Action::SignInFailuresByAccountAddress, &pair)?;
+    }
+    Ok(())
+}
+
+/// Counts a failed sign-in or step-up against the address and the account at that address.
+pub(crate) fn count_failure(app: &App, ctx: &RequestCtx, login: &str) {
+    if let Some((addr, pair)) = attempt_keys(ctx, login) {
+        // A refusal here only means the next attempt will be refused; this one already failed.
+        let _ = app.throttle_hit(Action::SignInFailuresByAddress, &addr);
+        let _ = app.throttle_hit(Action::SignInFailuresByAccountAddress, &pair);
+    }
+}
+
 pub async fn login(app: &App, ctx: &RequestCtx, input: LoginInput) -> Result<LoginOutcome, AppError> {
     let now = app.clock.now();
     let login = input.login.trim().to_lowercase();
+    if let Err(e) = check_attempts(app, ctx, &login) {
+        tracing::warn!(addr = ?ctx.client_addr, "sign-in attempt throttled");
+        return Err(e);
+    }
     let user = repo::user::find_by_login(&app.store.db, &login).await?;
     let password_ok = verify_password(user.as_ref().map(|u| u.password_hash.clone()), input.password).await?;
     let txn = app.store.begin_write().await?;
     let Some(user) = user else {
+        count_failure(app, ctx, &login);
         app.record_as(&txn, ctx, None, None, "auth.login", Subject::default(), "failed_unknown_account").await?;
         txn.commit().await?;
         return Err(AppError::InvalidCredentials);
@@ -50,6 +85,7 @@ pub async fn login(app: &App, ctx: &RequestCtx, input: LoginInput) -> Result<Log
         return Err(AppError::InvalidCredentials);
     }
     if !password_ok {
+        count_failure(app, ctx, &login);
         return fail_login(app, txn, ctx, user, "failed_password").await;
     }
     let mut second_factor = false;
@@ -64,10 +100,16 @@ pub async fn login(app: &App, ctx: &RequestCtx, input: LoginInput) -> Result<Log
                 user.totp_last_step = Some(i64::try_from(step).unwrap_or(i64::MAX));
                 second_factor = true;
             }
-            None => return fail_login(app, txn, ctx, user, "failed_totp").await,
+            None => {
+                count_failure(app, ctx, &login);
+                return fail_login(app, txn, ctx, user, "failed_totp").await;
+            }
         }
     }
     user.failed_logins = 0;
+    if let Some((_, pair)) = attempt_keys(ctx, &login) {
+        app.throttle.clear(Action::SignInFailuresByAccountAddress, &pair);
+    }
     user.locked_until = None;
     let roles = repo::user::roles(&txn, &user.id).await?;
     let is_staff = roles.iter().any(|r| r.role.parse::<Role>().is_ok_and(Role::is_staff));
@@ -87,6 +129,7 @@ pub async fn login(app: &App, ctx: &RequestCtx, input: LoginInput) -> Result<Log
             created_at: now,
             last_seen_at: now,
             expires_at,
+            step_up_failures: 0,
         },
     )
     .await?;
@@ -121,10 +164,16 @@ async fn fail_login(
     reason: &str,
 ) -> Result<LoginOutcome, AppError> {
     let now = app.clock.now();
-    let lock = (user.failed_logins + 1 >= app.config.lockout_threshold)
+    // A wrong password never locks an account with a second factor (staff): locking it would hand
+    // anyone who knows a login name a way to keep its owner out. A wrong code after the right
+    // password does count: only someone holding the password gets that far.
+    let counts = !user.totp_enabled || reason == "failed_totp";
+    let lock = (counts && user.failed_logins + 1 >= app.config.lockout_threshold)
         .then(|| now + Duration::seconds(app.config.lockout_secs));
     let uid = user.id.clone();
-    repo::user::record_failed_login(&txn, user, lock).await?;
+    if counts {
+        repo::user::record_failed_login(&txn, user, lock).await?;
+    }
     app.record_as(&txn, ctx, Some(&uid), None, "auth.login", Subject::default(), reason).await?;
     txn.commit().await?;
     Err(AppError::InvalidCredentials)
@@ -132,24 +181,51 @@ async fn fail_login(
 
 /// Resolves a session token to its principal, enforcing idle and absolute timeouts.
 pub async fn authenticate(app: &App, token: &str) -> Result<Principal, AppError> {
-    let now = app.clock.now();
-    let db = &app.store.db;
-    let Some(s) = repo::session::find_by_token_hash(db, &token_hash(token)).await? else {
+    let Some(s) = repo::session::find_by_token_hash(&app.store.db, &token_hash(token)).await? else {
         return Err(AppError::Unauthenticated);
     };
+    principal_of(app, s, true).await
+}
+
+/// Checks again the session behind a long-lived connection (issue 11 item 5): a WebSocket outlives
+/// the request that opened it, so it must end when its session was ended (logout), expired, or its
+/// roles or verification changed — what it may receive and do was decided with the old ones.
+pub async fn revalidate(app: &App, who: &Principal) -> Result<(), AppError> {
+    let Some(s) = repo::session::find(&app.store.db, &who.session_id).await? else {
+        return Err(AppError::Unauthenticated);
+    };
+    let now = principal_of(app, s, false).await?;
+    if now.grants != who.grants || now.doctor_verified != who.doctor_verified {
+        return Err(AppError::Unauthenticated);
+    }
+    Ok(())
+}
+
+/// The principal of a live session; an expired one is deleted and refused. `touch` refreshes the
+/// idle clock (requests do; a socket's re-check does not, so an idle open page still times out).
+async fn principal_of(app: &App, s: session::Model, touch: bool) -> Result<Principal, AppError> {
+    let now = app.clock.now();
+    let db = &app.store.db;
     let idle = (now - s.last_seen_at).num_seconds() > app.config.session_idle_secs;
     if now >= s.expires_at || idle {
         repo::session::delete(db, &s.id).await?;
         return Err(AppError::Unauthenticated);
     }
     // Refresh the idle clock at most once a minute to spare the database.
-    if (now - s.last_seen_at).num_seconds() >= 60 {
+    if touch && (now - s.last_seen_at).num_seconds() >= 60 {
         repo::session::touch(db, &s.id, now).await?;
     }
     let user = repo::user::get(db, &s.user_id).await?;
     let role_rows = repo::user::roles(db, &user.id).await?;
-    let roles: Vec<Role> = role_rows.iter().filter_map(|r| r.role.parse().ok()).collect();
-    let institution_id = role_rows.iter().find_map(|r| r.institution_id.clone());
+    let mut role_rows = role_rows;
+    role_rows.sort_by(|a, b| a.granted_at.cmp(&b.granted_at).then_with(|| a.role.cmp(&b.role)));
+    let grants: Vec<crate::principal::RoleGrant> = role_rows
+        .into_iter()
+        .filter_map(|r| Some(crate::principal::RoleGrant { role: r.role.parse().ok()?, institution_id: r.institution_id }))
+        .collect();
+    let mut roles: Vec<Role> = grants.iter().map(|g| g.role).collect();
+    roles.sort_by_key(|r| *r as u8);
+    roles.dedup();
     let doctor_verified = if roles.contains(&Role::Doctor) {
         repo::verification::latest_for_user(db, &user.id).await?.is_some_and(|v| v.status == "approved")
     } else {
@@ -160,7 +236,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal, AppError>
         user_id: user.id,
         login: user.login,
         roles,
-        institution_id,
+        grants,
         session_id: s.id,
         csrf_token: s.csrf_token,
         second_factor: s.second_factor,
@@ -177,5 +253,6 @@ pub async fn logout(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<(), 
     repo::session::delete(&txn, &who.session_id).await?;
     app.record(&txn, ctx, Some(who), "auth.logout", Subject::default(), "ok").await?;
     txn.commit().await?;
+    super::end_live_sessions(app, &who.user_id, Some(&who.session_id), "logout");
     Ok(())
 }

@@ -3,13 +3,19 @@
 //! runtime; session tokens are random and stored only as SHA-256 hashes.
 
 mod consent;
+mod in_use;
+mod invitation;
 mod login;
 mod profile;
 mod register;
 mod totp;
 
 pub use consent::{ConsentView, list_consents, withdraw_consent};
-pub use login::{LoginInput, LoginOutcome, authenticate, login, logout};
+pub use invitation::{
+    GrantOutcome, InvitationView, decide_invitation, grant_staff_role, my_invitations, pending_invitations,
+};
+pub(crate) use invitation::administers;
+pub use login::{LoginInput, LoginOutcome, authenticate, login, logout, revalidate};
 pub use profile::{ProfileView, WardView, my_profile, set_locale};
 pub use register::{
     RegisterDoctor, RegisterMinor, RegisterPatient, add_patient_identity, register_doctor, register_minor,
@@ -92,4 +98,14 @@ pub(crate) fn random_token() -> Result<String, AppError> {
 
 pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Tells a user's open sockets to close (issue 11 item 5): `session_id` names one session (logout),
+/// `None` every session of the user (their roles changed, so what they may receive changed). The
+/// socket of each session also re-checks it on its own, so a lost event only delays the close.
+pub(crate) fn end_live_sessions(app: &crate::App, user_id: &str, session_id: Option<&str>, reason: &str) {
+    app.bus.publish(crate::bus::Event {
+        recipients: vec![user_id.to_owned()],
+        payload: serde_json::json!({"type": "session_end", "session_id": session_id, "reason": reason}),
+    });
 }

@@ -36,6 +36,8 @@ pub struct ProfileView {
     pub totp_enabled: bool,
     pub patient: Option<PatientIdentityView>,
     pub wards: Vec<WardView>,
+    /// Staff roles offered to this account, waiting for its owner's answer (issue 11 item 1).
+    pub invitations: Vec<super::InvitationView>,
 }
 
 impl App {
@@ -80,6 +82,7 @@ pub async fn my_profile(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<
         .await?;
     }
     txn.commit().await?;
+    let invitations = super::my_invitations(app, who).await?;
     Ok(ProfileView {
         user_id: user.id,
         login: user.login,
@@ -90,6 +93,7 @@ pub async fn my_profile(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<
         totp_enabled: user.totp_enabled,
         patient,
         wards,
+        invitations,
     })
 }
 

@@ -98,7 +98,7 @@ impl App {
         if let Some(b) = &phone_bidx
             && repo::user::find_by_phone_bidx(txn, b).await?.is_some()
         {
-            return Err(AppError::invalid("phone_registered", "This phone number is already registered."));
+            return Err(super::in_use::refusal());
         }
         if repo::user::find_by_login(txn, login).await?.is_some() {
             return Err(AppError::invalid("login_taken", "This account name is taken; choose another."));
@@ -160,10 +160,7 @@ impl App {
         let valid = validate_id_document(kind, number, today)?;
         let bidx = self.keys.current().blind_index("id_number", &valid.normalized);
         if repo::patient::id_taken(txn, &bidx).await? {
-            return Err(AppError::invalid(
-                "id_registered",
-                "This identity document is already registered. Sign in, or contact support if it is yours.",
-            ));
+            return Err(super::in_use::refusal());
         }
         let birth = valid.birth_date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
         let row = patient_profile::Model {
@@ -178,12 +175,40 @@ impl App {
             verified_at: self.clock.now(),
         };
         repo::patient::insert(txn, row).await.map_err(|e| match e {
-            store::StoreError::Conflict => {
-                AppError::invalid("id_registered", "This identity document is already registered.")
-            }
+            store::StoreError::Conflict => super::in_use::refusal(),
             other => other.into(),
         })?;
         Ok(valid.birth_date.map_or(u32::MAX, |b| age_on(b, today)))
+    }
+}
+
+/// Refuses (generically, telling the owner) a phone number or document that belongs to an account
+/// already (issue 11 item 13). Runs after the password hash, so a taken detail answers no faster.
+async fn check_free(
+    app: &App,
+    ctx: &RequestCtx,
+    phone: Option<&str>,
+    document: Option<(IdDocumentKind, &str)>,
+) -> Result<(), AppError> {
+    let keys = app.keys.current();
+    let phone_bidx = phone.map(|p| keys.blind_index("phone", p));
+    let id_bidx = match document {
+        Some((kind, number)) => {
+            Some(keys.blind_index("id_number", &validate_id_document(kind, number, today_cn(app.clock.now()))?.normalized))
+        }
+        None => None,
+    };
+    match super::in_use::owner(app, phone_bidx.as_deref(), id_bidx.as_deref()).await? {
+        Some((owner, detail)) => Err(super::in_use::refuse(app, ctx, &owner, detail).await),
+        None => Ok(()),
+    }
+}
+
+/// Issue 11 item 8: new accounts per address are bounded (refused before any work).
+fn throttle_registration(app: &App, ctx: &RequestCtx) -> Result<(), AppError> {
+    match &ctx.client_addr {
+        Some(addr) => app.throttle_hit(crate::throttle::Action::RegisterByAddress, addr),
+        None => Ok(()),
     }
 }
 
@@ -193,6 +218,7 @@ fn parse_kind(s: &str) -> Result<IdDocumentKind, AppError> {
 
 /// B2: a patient registers with a real-name document; returns the new user id.
 pub async fn register_patient(app: &App, ctx: &RequestCtx, input: RegisterPatient) -> Result<String, AppError> {
+    throttle_registration(app, ctx)?;
     let login = validate_login(&input.login)?;
     validate_password(&input.password, &login)?;
     let name = check_name(&input.name)?;
@@ -210,6 +236,7 @@ pub async fn register_patient(app: &App, ctx: &RequestCtx, input: RegisterPatien
     }
     check_consents(input.accept_privacy, input.accept_sensitive)?;
     let hash = hash_password(input.password).await?;
+    check_free(app, ctx, phone.as_deref(), Some((kind, &valid.normalized))).await?;
     let id = domain::UserId::new().to_string();
     let txn = app.store.begin_write().await?;
     app.insert_user(&txn, &id, &login, hash, &name, phone.as_deref(), &input.locale, "active").await?;
@@ -232,12 +259,14 @@ pub async fn register_patient(app: &App, ctx: &RequestCtx, input: RegisterPatien
 
 /// B1: a doctor registers; clinical use waits for verification.
 pub async fn register_doctor(app: &App, ctx: &RequestCtx, input: RegisterDoctor) -> Result<String, AppError> {
+    throttle_registration(app, ctx)?;
     let login = validate_login(&input.login)?;
     validate_password(&input.password, &login)?;
     let name = check_name(&input.name)?;
     let phone = input.phone.as_deref().filter(|p| !p.trim().is_empty()).map(normalize_phone).transpose()?;
     check_consents(input.accept_privacy, input.accept_sensitive)?;
     let hash = hash_password(input.password).await?;
+    check_free(app, ctx, phone.as_deref(), None).await?;
     let id = domain::UserId::new().to_string();
     let txn = app.store.begin_write().await?;
     app.insert_user(&txn, &id, &login, hash, &name, phone.as_deref(), &input.locale, "active").await?;
@@ -267,6 +296,7 @@ pub async fn add_patient_identity(
     id_number: &str,
 ) -> Result<(), AppError> {
     let kind = parse_kind(id_kind)?;
+    check_free(app, ctx, None, Some((kind, id_number))).await?;
     let txn = app.store.begin_write().await?;
     if repo::patient::find(
         &txn,
@@ -305,6 +335,7 @@ pub async fn register_minor(
     who.require(&[Role::Patient])?;
     let name = check_name(&input.name)?;
     let kind = parse_kind(&input.id_kind)?;
+    check_free(app, ctx, None, Some((kind, &input.id_number))).await?;
     let id = domain::UserId::new().to_string();
     let login = format!("ward-{}", &id[id.len() - 12..]);
     let txn = app.store.begin_write().await?;

@@ -47,6 +47,8 @@ pub(crate) fn check_totp(app: &App, user: &store::entity::user::Model, code: &st
 
 /// Starts (or restarts, while not yet confirmed) enrolment with a fresh secret.
 pub async fn begin_totp_enrolment(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<TotpEnrolment, AppError> {
+    // Issue 11 item 8: each start mints a secret; bound how often one account can do it.
+    app.throttle_hit(crate::throttle::Action::CodeByAccount, &who.user_id)?;
     let txn = app.store.begin_write().await?;
     let mut user = repo::user::get(&txn, &who.user_id).await?;
     if user.totp_enabled {
@@ -110,6 +112,9 @@ pub async fn confirm_totp_enrolment(app: &App, who: &Principal, ctx: &RequestCtx
     Ok(())
 }
 
+/// Wrong step-up answers after which the session ends (issue 11 item 12).
+pub const STEP_UP_FAILURES_PER_SESSION: i32 = 5;
+
 /// Step-up (B3): a fresh TOTP code (anyone enrolled) or, for patients without TOTP, the password.
 pub async fn step_up(
     app: &App,
@@ -118,6 +123,7 @@ pub async fn step_up(
     totp: Option<&str>,
     password: Option<String>,
 ) -> Result<(), AppError> {
+    super::login::check_attempts(app, ctx, &who.login)?;
     let user = repo::user::get(&app.store.db, &who.user_id).await?;
     let ok_step = if user.totp_enabled {
         let code = totp
@@ -133,6 +139,17 @@ pub async fn step_up(
     };
     let txn = app.store.begin_write().await?;
     let Some(step) = ok_step else {
+        // Issue 11 item 12: wrong answers count like failed sign-ins, and a session that keeps
+        // guessing is ended — whoever holds it must sign in again, with the password and code.
+        super::login::count_failure(app, ctx, &who.login);
+        let failures = repo::session::add_step_up_failure(&txn, &who.session_id).await?;
+        if failures >= STEP_UP_FAILURES_PER_SESSION {
+            repo::session::delete(&txn, &who.session_id).await?;
+            app.record(&txn, ctx, Some(who), "auth.step_up", Subject::default(), "failed_session_ended").await?;
+            txn.commit().await?;
+            super::end_live_sessions(app, &who.user_id, Some(&who.session_id), "step_up_failures");
+            return Err(AppError::Unauthenticated);
+        }
         app.record(&txn, ctx, Some(who), "auth.step_up", Subject::default(), "failed").await?;
         txn.commit().await?;
         return Err(AppError::invalid(

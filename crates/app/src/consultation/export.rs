@@ -16,6 +16,8 @@ fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
 /// The consultation as a FHIR R4 `Bundle` of type `collection`.
 pub async fn fhir_bundle(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<Value, AppError> {
     who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
+    // Issue 11 item 8: exports are heavy (decodes, fonts); bound how many one account starts.
+    app.throttle_hit(crate::throttle::Action::ExportByAccount, &who.user_id)?;
     let txn = app.store.begin_write().await?;
     let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;

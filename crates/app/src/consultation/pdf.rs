@@ -86,6 +86,8 @@ enum Body {
 /// One consultation as a PDF (participants only; step-up required; audited).
 pub async fn consultation_pdf(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<PdfExport, AppError> {
     who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
+    // Issue 11 item 8: exports are heavy (decodes, fonts); bound how many one account starts.
+    app.throttle_hit(crate::throttle::Action::ExportByAccount, &who.user_id)?;
     let txn = app.store.begin_write().await?;
     let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
@@ -101,6 +103,8 @@ pub async fn consultation_pdf(app: &App, who: &Principal, ctx: &RequestCtx, id: 
 /// Nothing visible → 404, so the answer does not reveal whether the patient exists.
 pub async fn record_pdf(app: &App, who: &Principal, ctx: &RequestCtx, patient_id: &str) -> Result<PdfExport, AppError> {
     who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
+    // Issue 11 item 8: exports are heavy (decodes, fonts); bound how many one account starts.
+    app.throttle_hit(crate::throttle::Action::ExportByAccount, &who.user_id)?;
     let txn = app.store.begin_write().await?;
     let scope = scope_for(&txn, who).await?;
     let rows = repo::consultation::list_scoped_for_patient(&txn, &scope, patient_id).await?;

@@ -97,6 +97,8 @@ pub async fn pair_device(
     secret: Option<&str>,
 ) -> Result<PairedDevice, AppError> {
     require_care(app, who, patient_id).await?;
+    // Issue 11 item 8: each pairing mints a device credential.
+    app.throttle_hit(crate::throttle::Action::PairByAccount, &who.user_id)?;
     let device_id = device_id.trim();
     if device_id.is_empty()
         || device_id.len() > 64
@@ -547,8 +549,14 @@ pub async fn open_alerts(app: &App, who: &Principal) -> Result<Vec<AlertView>, A
     for row in repo::monitoring::open_alerts_for(db, &who.user_id).await? {
         out.push(alert_view(app, row, None).await?);
     }
-    let team = who.has_any(&[Role::Doctor, Role::Nurse, Role::InstitutionAdmin]);
-    if let (true, Some(inst)) = (team, who.institution_id.as_deref()) {
+    // Escalated alerts of the doctors of each institution where the caller is on the care team.
+    let mut team_at: Vec<&str> = [Role::Doctor, Role::Nurse, Role::InstitutionAdmin]
+        .into_iter()
+        .flat_map(|r| who.institutions_of(r))
+        .collect();
+    team_at.sort_unstable();
+    team_at.dedup();
+    for inst in team_at {
         let colleagues: Vec<String> = repo::user::list_staff_of(db, inst)
             .await?
             .into_iter()
@@ -570,11 +578,13 @@ pub async fn acknowledge(app: &App, who: &Principal, ctx: &RequestCtx, id: &str)
     let txn = app.store.begin_write().await?;
     let mut row = repo::monitoring::lock_alert(&txn, id).await?.ok_or(AppError::NotFound)?;
     // The plan's doctor; once escalated, anyone of the doctor's team (a doctor or nurse of the same
-    // institution).
+    // institution where the alert's doctor works as a doctor; issue 11 item 1).
     let mut allowed = row.doctor_id == who.user_id;
-    if !allowed && row.escalated_at.is_some() && (who.has(Role::Doctor) || who.has(Role::Nurse)) {
+    if !allowed && row.escalated_at.is_some() {
         let theirs = repo::user::roles(&txn, &row.doctor_id).await?;
-        allowed = who.institution_id.is_some() && theirs.iter().any(|r| r.institution_id == who.institution_id);
+        allowed = theirs.iter().filter(|r| r.role == Role::Doctor.as_str()).any(|r| {
+            r.institution_id.as_deref().is_some_and(|i| who.holds_at(Role::Doctor, i) || who.holds_at(Role::Nurse, i))
+        });
     }
     if !allowed {
         return Err(AppError::NotFound);
@@ -650,7 +660,9 @@ pub async fn escalate(app: &App, txn: &sea_orm::DatabaseTransaction, id: &str) -
     repo::monitoring::update_alert(txn, row.clone()).await?;
     let mut team = Vec::new();
     for role in repo::user::roles(txn, &row.doctor_id).await? {
-        let Some(inst) = role.institution_id else { continue };
+        // The team of the institution where the plan's doctor works as a doctor, not of any other
+        // place they hold a role (issue 11 item 1).
+        let Some(inst) = role.institution_id.filter(|_| role.role == Role::Doctor.as_str()) else { continue };
         for staff in repo::user::list_staff_of(txn, &inst).await? {
             let clinical = matches!(staff.role.as_str(), "doctor" | "nurse" | "institution_admin");
             if clinical && staff.user_id != row.doctor_id && !team.contains(&staff.user_id) {

@@ -147,9 +147,11 @@ pub async fn templates(app: &App, who: &Principal) -> Result<Vec<Template>, AppE
     if !who.has_any(&[Role::InstitutionAdmin, Role::Doctor, Role::Nurse]) {
         return Err(AppError::Forbidden);
     }
+    // The institution whose templates apply: where the caller administers, else where they treat.
+    let inst = [Role::InstitutionAdmin, Role::Doctor, Role::Nurse].into_iter().find_map(|r| who.institution_of(r));
     let mut out = Vec::new();
     for key in EDITABLE {
-        out.push(template(&app.store.db, who.institution_id.as_deref(), key).await?);
+        out.push(template(&app.store.db, inst, key).await?);
     }
     Ok(out)
 }
@@ -201,7 +203,7 @@ pub async fn save_template(
     input: TemplateInput,
 ) -> Result<Template, AppError> {
     who.require(&[Role::InstitutionAdmin])?;
-    let inst = who.institution_id.clone().ok_or(AppError::Forbidden)?;
+    let inst = who.institution_of(Role::InstitutionAdmin).map(str::to_owned).ok_or(AppError::Forbidden)?;
     if !EDITABLE.contains(&key) {
         return Err(AppError::invalid("plan_template", "Only the hypertension and diabetes templates are edited."));
     }
@@ -281,7 +283,7 @@ pub async fn create_plan(
         return Err(AppError::Forbidden);
     }
     require_care(app, who, patient_id).await?;
-    let base = template(&app.store.db, who.institution_id.as_deref(), input.template.trim()).await?;
+    let base = template(&app.store.db, who.institution_of(Role::Doctor), input.template.trim()).await?;
     let title = match input.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(t) => check_title(t)?,
         None => base.title.clone(),

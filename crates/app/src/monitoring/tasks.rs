@@ -460,7 +460,7 @@ pub async fn plan_completion(app: &App, who: &Principal, plan_id: &str) -> Resul
 /// (institution admins).
 pub async fn institution_completion(app: &App, who: &Principal, days: i64) -> Result<Completion, AppError> {
     who.require(&[Role::InstitutionAdmin])?;
-    let inst = who.institution_id.as_deref().ok_or(AppError::Forbidden)?;
+    let inst = who.institution_of(Role::InstitutionAdmin).ok_or(AppError::Forbidden)?;
     let db = &app.store.db;
     let doctors: Vec<String> = repo::user::list_staff_of(db, inst)
         .await?

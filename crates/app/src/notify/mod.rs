@@ -296,7 +296,7 @@ pub async fn reach(app: &App, who: &Principal, from: DateTime<Utc>, to: DateTime
     // An institution admin sees their institution's share: its staff, and the patients its doctors
     // follow up; a platform admin sees everyone's.
     let db = &app.store.db;
-    let users = match (who.has(domain::Role::PlatformAdmin), who.institution_id.as_deref()) {
+    let users = match (who.has(domain::Role::PlatformAdmin), who.institution_of(domain::Role::InstitutionAdmin)) {
         (true, _) => None,
         (false, Some(inst)) => {
             let staff = repo::user::list_staff_of(db, inst).await?;

@@ -153,6 +153,7 @@ async fn session(app: &app::App, user_id: &str) -> anyhow::Result<String> {
         created_at: now,
         last_seen_at: now,
         expires_at: now + chrono::Duration::hours(12),
+        step_up_failures: 0,
     };
     store::repo::session::insert(&app.store.db, row).await?;
     Ok(token)

@@ -30,6 +30,7 @@ pub mod observation;
 pub mod patient_profile;
 pub mod plan_template;
 pub mod red_flag_term;
+pub mod role_invitation;
 pub mod saved_article;
 pub mod session;
 pub mod user;

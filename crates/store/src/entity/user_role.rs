@@ -1,4 +1,4 @@
-//! Table `user_roles`.
+//! Table `user_roles`: one row per role a user holds at one institution (B3, P1; issue 11 item 1).
 
 use sea_orm::entity::prelude::*;
 
@@ -10,6 +10,10 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub role: String,
     pub institution_id: Option<String>,
+    /// `institution_id`, or `''` for roles held without an institution (part of the key; a key
+    /// column cannot be NULL). Written only by `repo::user::grant_role`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub institution_key: String,
     pub granted_at: DateTimeUtc,
 }
 

@@ -13,6 +13,7 @@ pub mod correction;
 pub mod file;
 pub mod health_record;
 pub mod institution;
+pub mod invitation;
 pub mod job;
 pub mod meta;
 pub mod monitoring;

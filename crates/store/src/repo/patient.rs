@@ -16,6 +16,15 @@ pub async fn id_taken(db: &impl ConnectionTrait, id_bidx: &str) -> Result<bool, 
     Ok(patient_profile::Entity::find().filter(patient_profile::Column::IdBidx.eq(id_bidx)).one(db).await?.is_some())
 }
 
+/// The profile holding a document with this blind index: only to tell its owner of a registration
+/// attempt (issue 11 item 13), never shown to the one registering.
+pub async fn find_by_id_bidx(
+    db: &impl ConnectionTrait,
+    id_bidx: &str,
+) -> Result<Option<patient_profile::Model>, StoreError> {
+    Ok(patient_profile::Entity::find().filter(patient_profile::Column::IdBidx.eq(id_bidx)).one(db).await?)
+}
+
 /// The profile the scope grants access to.
 pub async fn find(
     db: &impl ConnectionTrait,

@@ -74,6 +74,8 @@ pub async fn roles(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<user_
         .await?)
 }
 
+/// Grants `role` at `institution_id` (or without one); granting what is already held changes nothing.
+/// A role held at one institution never moves to another (issue 11 item 1): each grant is its own row.
 pub async fn grant_role(
     db: &impl ConnectionTrait,
     user_id: &str,
@@ -84,24 +86,46 @@ pub async fn grant_role(
     let row = user_role::ActiveModel {
         user_id: Set(user_id.to_owned()),
         role: Set(role.to_owned()),
+        institution_key: Set(institution_id.clone().unwrap_or_default()),
         institution_id: Set(institution_id),
         granted_at: Set(at),
     };
     user_role::Entity::insert(row)
         .on_conflict(
-            sea_orm::sea_query::OnConflict::columns([user_role::Column::UserId, user_role::Column::Role])
-                .update_column(user_role::Column::InstitutionId)
-                .to_owned(),
+            sea_orm::sea_query::OnConflict::columns([
+                user_role::Column::UserId,
+                user_role::Column::Role,
+                user_role::Column::InstitutionKey,
+            ])
+            .do_nothing()
+            .to_owned(),
         )
         .exec_without_returning(db)
         .await?;
     Ok(())
 }
 
+/// Removes `role` wherever it is held.
 pub async fn revoke_role(db: &impl ConnectionTrait, user_id: &str, role: &str) -> Result<(), StoreError> {
     user_role::Entity::delete_many()
         .filter(user_role::Column::UserId.eq(user_id))
         .filter(user_role::Column::Role.eq(role))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Removes `role` held at `institution_id` (`None`: the row without an institution) only.
+pub async fn revoke_role_at(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    role: &str,
+    institution_id: Option<&str>,
+) -> Result<(), StoreError> {
+    user_role::Entity::delete_many()
+        .filter(user_role::Column::UserId.eq(user_id))
+        .filter(user_role::Column::Role.eq(role))
+        .filter(user_role::Column::InstitutionKey.eq(institution_id.unwrap_or_default()))
         .exec(db)
         .await?;
     Ok(())

@@ -128,3 +128,19 @@ pub async fn save_article(
 pub async fn health_record(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"articles": app::health_record::articles(&s.app, &who).await?})))
 }
+
+/// `POST /api/v1/me/invitations/{id}/{accept|decline}`: answer a staff-role invitation.
+pub async fn decide_invitation(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let accept = match action.as_str() {
+        "accept" => true,
+        "decline" => false,
+        _ => return Err(app::AppError::NotFound.into()),
+    };
+    account::decide_invitation(&s.app, &who, &c.ctx, &id, accept).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -63,7 +63,7 @@ pub async fn add_department(
 }
 
 pub async fn staff(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"items": institution::staff(&s.app, &who, &id).await?})))
+    Ok(Json(json!(institution::staff(&s.app, &who, &id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -78,9 +78,13 @@ pub async fn grant_role(
     Auth(who): Auth,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<GrantBody>,
-) -> ApiResult<StatusCode> {
-    institution::grant_staff_role(&s.app, &who, &c.ctx, &id, &b.login, &b.role).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    // 204: the role is held now; 202: the account's owner was invited and must accept (issue 11 item 1).
+    Ok(match app::account::grant_staff_role(&s.app, &who, &c.ctx, &id, &b.login, &b.role).await? {
+        app::account::GrantOutcome::Granted => StatusCode::NO_CONTENT.into_response(),
+        invited @ app::account::GrantOutcome::Invited { .. } => (StatusCode::ACCEPTED, Json(invited)).into_response(),
+    })
 }
 
 pub async fn my_verification(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Value>> {

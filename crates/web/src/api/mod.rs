@@ -59,6 +59,12 @@ pub fn routes(r: Routes) -> Routes {
             account::totp_confirm,
         )
         .get("/api/v1/me/consents", Authenticated, "Consents given and withdrawn", account::consents)
+        .post(
+            "/api/v1/me/invitations/{id}/{action}",
+            Authenticated,
+            "Accept or decline a staff-role invitation (`accept` | `decline`)",
+            account::decide_invitation,
+        )
         .post("/api/v1/me/consents/{kind}/withdraw", Authenticated, "Withdraw a consent", account::withdraw)
         .post(
             "/api/v1/me/patient",
@@ -103,7 +109,7 @@ pub fn routes(r: Routes) -> Routes {
         .post(
             "/api/v1/institutions/{id}/staff",
             Roles(ADMINS),
-            "Grant a staff role (step-up required)",
+            "Grant a staff role to a member of staff (204), or invite any other account (202; step-up required)",
             admin::grant_role,
         )
         .get(

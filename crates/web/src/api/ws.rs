@@ -100,12 +100,54 @@ pub async fn guest_upgrade(
     }
 }
 
+/// How often a user's socket checks its session again even when nothing happens (issue 11 item 5).
+const RECHECK_SECS: u64 = 30;
+
+/// Close code for "your session ended" (4000–4999 are the application's own).
+const SESSION_ENDED: u16 = 4401;
+
+/// Whether `payload` ends the session this socket serves: a logout of this very session, or any
+/// change to the user's roles (`session_id` null).
+fn ends_session(who: &Peer, payload: &serde_json::Value) -> bool {
+    let Peer::User(p) = who else { return false };
+    payload["type"] == "session_end"
+        && (payload["session_id"].is_null() || payload["session_id"].as_str() == Some(p.session_id.as_str()))
+}
+
+/// Whether the user's session still stands (guests' sockets end with their call).
+async fn still_valid(s: &AppState, who: &Peer) -> bool {
+    match who {
+        Peer::User(p) => app::account::revalidate(&s.app, p).await.is_ok(),
+        Peer::Guest(_) => true,
+    }
+}
+
+async fn close_ended(socket: &mut WebSocket, reason: &str) {
+    let end = json!({"type": "session_end", "reason": reason});
+    let _ = socket.send(Message::Text(end.to_string().into())).await;
+    let frame = axum::extract::ws::CloseFrame { code: SESSION_ENDED, reason: "session ended".into() };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
 async fn serve(s: AppState, who: Peer, ctx: RequestCtx, mut socket: WebSocket) {
     let mut events = s.app.bus.subscribe();
+    let mut recheck = tokio::time::interval(std::time::Duration::from_secs(RECHECK_SECS));
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    recheck.tick().await;
     loop {
         tokio::select! {
+            _ = recheck.tick() => {
+                if !still_valid(&s, &who).await {
+                    close_ended(&mut socket, "expired").await;
+                    break;
+                }
+            }
             ev = events.recv() => match ev {
                 Ok(ev) if ev.recipients.iter().any(|r| r == who.id()) => {
+                    if ends_session(&who, &ev.payload) {
+                        close_ended(&mut socket, ev.payload["reason"].as_str().unwrap_or("ended")).await;
+                        break;
+                    }
                     if socket.send(Message::Text(ev.payload.to_string().into())).await.is_err() {
                         break;
                     }
@@ -121,6 +163,11 @@ async fn serve(s: AppState, who: Peer, ctx: RequestCtx, mut socket: WebSocket) {
             },
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Text(text))) => {
+                    // Nothing is done in the name of a session that has ended since the socket opened.
+                    if !still_valid(&s, &who).await {
+                        close_ended(&mut socket, "expired").await;
+                        break;
+                    }
                     if let Some(r) = handle(&s, &who, &ctx, &text).await
                         && socket.send(Message::Text(r.to_string().into())).await.is_err()
                     {

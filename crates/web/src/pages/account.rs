@@ -306,3 +306,21 @@ pub async fn add_patient(
         Err(e) => profile_page(&s, &a, &who, Some(&e), f).await,
     }
 }
+
+/// `POST /profile/invitations/{id}/{accept|decline}`: the invited person answers (issue 11 item 1).
+pub async fn decide_invitation(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Auth(who): Auth,
+    Path((id, action)): Path<(String, String)>,
+) -> PageResult {
+    let accept = match action.as_str() {
+        "accept" => true,
+        "decline" => false,
+        _ => return Err(PageError::new(AppError::NotFound, &a)),
+    };
+    match account::decide_invitation(&s.app, &who, &a.ctx, &id, accept).await {
+        Ok(()) => Ok(Redirect::to("/profile").into_response()),
+        Err(e) => profile_page(&s, &a, &who, Some(&e), FormData::default()).await,
+    }
+}

@@ -4,7 +4,7 @@
 use app::{
     AppError,
     audit::{self, AuditEventView, AuditQuery},
-    institution::{self, InstitutionView, StaffView},
+    institution::{self, InstitutionView, Staff},
     verification::{self, VerificationView},
 };
 use askama::Template;
@@ -126,7 +126,7 @@ pub struct InstitutionPage {
     pub c: Chrome,
     pub inst: Option<InstitutionView>,
     pub all: Vec<InstitutionView>,
-    pub staff: Vec<StaffView>,
+    pub staff: Staff,
     pub f: FormData,
     /// B3: the grant form asks for a fresh authenticator code in place.
     pub need_step_up: bool,
@@ -143,12 +143,12 @@ async fn institution_page(
     let all = institution::list(&s.app).await.map_err(|e| PageError::new(e, a))?;
     let id = selected
         .map(str::to_owned)
-        .or_else(|| who.institution_id.clone())
+        .or_else(|| who.institution_of(domain::Role::InstitutionAdmin).map(str::to_owned))
         .or_else(|| all.first().map(|i| i.id.clone()));
     let inst = all.iter().find(|i| Some(&i.id) == id.as_ref()).cloned();
     let staff = match &inst {
         Some(i) => institution::staff(&s.app, who, &i.id).await.map_err(|e| PageError::new(e, a))?,
-        None => Vec::new(),
+        None => Staff { items: Vec::new(), invitations: Vec::new() },
     };
     let mut c = Chrome::new(a, "/institution");
     if let Some(e) = err {
@@ -214,11 +214,11 @@ pub async fn grant_role(
             app::account::step_up(&s.app, &who, &a.ctx, Some(f.v("totp")), None).await?;
             who.step_up_at = Some(s.app.clock.now());
         }
-        institution::grant_staff_role(&s.app, &who, &a.ctx, &inst, f.v("login"), f.v("role")).await
+        app::account::grant_staff_role(&s.app, &who, &a.ctx, &inst, f.v("login"), f.v("role")).await
     }
     .await;
     match res {
-        Ok(()) => Ok(Redirect::to(&format!("/institution?id={inst}")).into_response()),
+        Ok(_) => Ok(Redirect::to(&format!("/institution?id={inst}#staff")).into_response()),
         Err(e) => {
             let mut kept = f;
             kept.0.remove("totp");

@@ -49,12 +49,12 @@ pub async fn home(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth)
         Vec::new()
     };
     let t = crate::i18n::Tr(a.lang);
-    let institution_name = match &who.institution_id {
+    let institution_name = match who.workplace() {
         Some(id) => institution::list(&s.app)
             .await
             .map_err(err)?
             .into_iter()
-            .find(|i| &i.id == id)
+            .find(|i| i.id == id)
             .map(|i| t.pick(&i.name_zh, &i.name_en).to_owned())
             .unwrap_or_default(),
         None => String::new(),

@@ -49,6 +49,12 @@ pub fn routes(r: Routes) -> Routes {
         .post("/profile/patient", Authenticated, "Add a patient identity to one's account", account::add_patient)
         .post("/profile/wards", Roles(&[Role::Patient]), "Register a child", account::add_ward)
         .post("/profile/consents/withdraw", Authenticated, "Withdraw a consent", account::withdraw_consent)
+        .post(
+            "/profile/invitations/{id}/{action}",
+            Authenticated,
+            "Accept or decline a staff-role invitation",
+            account::decide_invitation,
+        )
         .get("/doctor/verification", Authenticated, "Doctor verification form and status", admin::verification_form)
         .post(
             "/doctor/verification",
@@ -353,7 +359,7 @@ impl IntoResponse for PageError {
         let c = Chrome::new(&self.authed, "").with_error(&self.err);
         let mut resp = render(&ErrorPage { c, status: status.as_u16() });
         *resp.status_mut() = status;
-        resp
+        crate::error::with_retry_after(resp, &self.err)
     }
 }
 
