@@ -68,6 +68,15 @@ impl TestApp {
     }
 
     pub async fn with_cipher(cipher: CipherKind) -> Self {
+        Self::build(cipher, |_| {}).await
+    }
+
+    /// A test app whose configuration `tune` adjusts (small limits, short timeouts).
+    pub async fn with_config(tune: impl FnOnce(&mut AppConfig)) -> Self {
+        Self::build(CipherKind::Aes256Gcm, tune).await
+    }
+
+    async fn build(cipher: CipherKind, tune: impl FnOnce(&mut AppConfig)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_url = match std::env::var("YIQIAO_TEST_POSTGRES") {
             Ok(admin) if !admin.is_empty() => fresh_pg_database(&admin).await,
@@ -79,7 +88,8 @@ impl TestApp {
         // As `yiqiao serve` does: bind the key ring to the database before any data exists.
         app::keys::check_binding(&store, &keys).await.expect("bind key ring");
         let clock = Arc::new(FakeClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).single().expect("time")));
-        let config = AppConfig { demo: false, ..AppConfig::default() };
+        let mut config = AppConfig { demo: false, ..AppConfig::default() };
+        tune(&mut config);
         let blobs = store::blob::BlobStore::local(&dir.path().join("blobs")).expect("blob dir");
         let app = App::new(store, Arc::new(keys), clock.clone(), config, blobs);
         let router = web::router(app.clone(), false);
@@ -107,6 +117,40 @@ impl TestApp {
         }
         .expect("request");
         self.raw(req).await
+    }
+
+    /// [`TestApp::send`] from a client address (per-address throttles see it as `axum::serve` does).
+    pub async fn send_from(
+        &self,
+        addr: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let mut req = match body {
+            Some(v) => b.header(http::header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        }
+        .expect("request");
+        let peer: std::net::SocketAddr = format!("{addr}:40000").parse().expect("client address");
+        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        self.raw(req).await
+    }
+
+    /// Serves the router on a loopback port (for WebSocket tests); the server stops with the test.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = self.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        addr
     }
 
     pub async fn raw(&self, req: Request<Body>) -> Resp {

@@ -37,6 +37,7 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/me/totp/enrol", SignedIn),
     ("POST", "/api/v1/me/totp/confirm", SignedIn),
     ("GET", "/api/v1/me/consents", SignedIn),
+    ("POST", "/api/v1/me/invitations/{id}/{action}", SignedIn),
     ("POST", "/api/v1/me/consents/{kind}/withdraw", SignedIn),
     ("POST", "/api/v1/me/patient", SignedIn),
     ("GET", "/api/v1/me/health-record", Only(&[Role::Patient])),
@@ -167,6 +168,7 @@ const TABLE: &[(&str, &str, Who)] = &[
     ("POST", "/profile/patient", SignedIn),
     ("POST", "/profile/wards", Only(&[Role::Patient])),
     ("POST", "/profile/consents/withdraw", SignedIn),
+    ("POST", "/profile/invitations/{id}/{action}", SignedIn),
     ("GET", "/doctor/verification", SignedIn),
     ("POST", "/doctor/verification", Only(&[Role::Doctor])),
     ("GET", "/admin/verifications", Only(ADMINS)),
@@ -296,4 +298,66 @@ async fn staff_without_second_factor_reach_only_their_own_account() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = t.get("/admin/verifications", Some(&token)).await;
     assert_eq!(r.location(), Some("/totp"));
+}
+
+/// Issue 11 item 1: the cells of the routes that act on one institution. Each caller's admin role
+/// counts only at the institution where it was granted — also for a person who is a doctor at one
+/// place and an admin at another.
+#[tokio::test]
+async fn institution_routes_act_only_where_the_admin_role_was_granted() {
+    let t = TestApp::new().await;
+    let (a, _) = t.institution("Scope A").await;
+    let (b, dept_b) = t.institution("Scope B").await;
+    let (admin_a, _) = t.user_with_role("scope-admin-a", Role::InstitutionAdmin, Some(a.clone())).await;
+    let (doctor_b, _) = t.user_with_role("scope-doctor-b", Role::Doctor, Some(b.clone())).await;
+    t.approve_doctor(&doctor_b, &b, &dept_b).await;
+    // B's doctor also administers A (accepted, as the invitation flow would leave it).
+    store::repo::user::grant_role(&t.app.store.db, &doctor_b, "institution_admin", Some(a.clone()), t.app.clock.now())
+        .await
+        .unwrap();
+    let (nurse_a, _) = t.user_with_role("scope-nurse-a", Role::Nurse, Some(a.clone())).await;
+    let (platform, _) = t.user_with_role("scope-platform", Role::PlatformAdmin, None).await;
+
+    let routes: &[(&str, &str, serde_json::Value)] = &[
+        ("GET", "/api/v1/institutions/{inst}/staff", serde_json::Value::Null),
+        ("POST", "/api/v1/institutions/{inst}/staff", serde_json::json!({"login": "nobody-here", "role": "nurse"})),
+        (
+            "POST",
+            "/api/v1/institutions/{inst}/departments",
+            serde_json::json!({"code": "scope", "name_zh": "科室", "name_en": "Dept"}),
+        ),
+        ("PUT", "/api/v1/institutions/{inst}/sla", serde_json::json!({"priority_mins": 30, "normal_mins": 600})),
+        ("GET", "/institution?id={inst}", serde_json::Value::Null),
+    ];
+    // (caller, institution, allowed)
+    let cells = [
+        ("admin of A", &admin_a, &a, true),
+        ("admin of A", &admin_a, &b, false),
+        ("doctor of B, admin of A", &doctor_b, &a, true),
+        ("doctor of B, admin of A", &doctor_b, &b, false),
+        ("nurse of A", &nurse_a, &a, false),
+        ("platform admin", &platform, &b, true),
+    ];
+    let mut failures = Vec::new();
+    for (who, id, inst, allowed) in cells {
+        for (m, p, body) in routes {
+            let token = t.session_for(id).await;
+            let s = store::repo::session::find_by_token_hash(&t.app.store.db, &{
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(token.as_bytes()))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            store::repo::session::set_step_up(&t.app.store.db, &s.id, t.app.clock.now()).await.unwrap();
+            let path = p.replace("{inst}", inst);
+            let body = (!body.is_null()).then(|| body.clone());
+            let r = t.send(m.parse().unwrap(), &path, body, Some(&token)).await;
+            let refused = matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED);
+            if refused == allowed {
+                failures.push(format!("{who} {m} {path}: {} {}", r.status, r.text.chars().take(100).collect::<String>()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "institution-scoped cells:\n{}", failures.join("\n"));
 }

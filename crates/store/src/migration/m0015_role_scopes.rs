@@ -39,14 +39,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        let db = m.get_connection();
-        db.execute_unprepared(
-            "INSERT INTO user_roles_scoped (user_id, role, institution_id, institution_key, granted_at) \
-             SELECT user_id, role, institution_id, COALESCE(institution_id, ''), granted_at FROM user_roles",
-        )
-        .await?;
-        m.drop_table(Table::drop().table("user_roles").to_owned()).await?;
-        m.rename_table(Table::rename().table("user_roles_scoped", "user_roles").to_owned()).await?;
+        // One script, so that copy, drop and rename run on one connection (SQLite pools several).
+        m.get_connection()
+            .execute_unprepared(
+                "INSERT INTO user_roles_scoped (user_id, role, institution_id, institution_key, granted_at) \
+                 SELECT user_id, role, institution_id, COALESCE(institution_id, ''), granted_at FROM user_roles; \
+                 DROP TABLE user_roles; \
+                 ALTER TABLE user_roles_scoped RENAME TO user_roles;",
+            )
+            .await?;
         m.create_index(idx("user_roles_institution", "user_roles", &["institution_id", "role"], false)).await?;
 
         m.create_table(
