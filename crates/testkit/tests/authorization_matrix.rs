@@ -355,7 +355,11 @@ async fn institution_routes_act_only_where_the_admin_role_was_granted() {
             let r = t.send(m.parse().unwrap(), &path, body, Some(&token)).await;
             let refused = matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED);
             if refused == allowed {
-                failures.push(format!("{who} {m} {path}: {} {}", r.status, r.text.chars().take(100).collect::<String>()));
+                failures.push(format!(
+                    "{who} {m} {path}: {} {}",
+                    r.status,
+                    r.text.chars().take(100).collect::<String>()
+                ));
             }
         }
     }

@@ -28,7 +28,7 @@ async fn registration_checks_documents_consent_and_duplicates() {
 
     t.register_patient("first", &id.to_lowercase()).await;
     let dup = t.post("/api/v1/auth/register/patient", patient_body("second", &id), None).await;
-    assert_eq!(dup.code(), "id_registered", "the same number cannot register twice (blind index)");
+    assert_eq!(dup.code(), "registration_refused", "the same number cannot register twice (blind index)");
     assert!(
         store::repo::user::find_by_login(&t.app.store.db, "no-consent").await.unwrap().is_none(),
         "failed registration changed nothing"

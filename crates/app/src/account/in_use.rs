@@ -11,7 +11,7 @@ use crate::{
     App, AppError, RequestCtx,
     audit::Subject,
     notify::{self, Bilingual, NewNotification},
-    throttle::Action,
+    throttle::{Action, Limit},
 };
 
 /// The one answer for every taken detail.
@@ -64,13 +64,25 @@ async fn tell(app: &App, ctx: &RequestCtx, owner_id: &str, detail: Detail) -> Re
         Detail::Phone => "refused_phone_in_use",
         Detail::IdDocument => "refused_id_in_use",
     };
-    app.record_as(&txn, ctx, None, None, "account.register", Subject { patient_id: None, resource: Some(owner_id) }, outcome)
-        .await?;
-    let notice = app.throttle_hit(Action::CodeByAccount, &format!("registration-notice:{owner_id}")).is_ok();
+    app.record_as(
+        &txn,
+        ctx,
+        None,
+        None,
+        "account.register",
+        Subject { patient_id: None, resource: Some(owner_id) },
+        outcome,
+    )
+    .await?;
+    let once_an_hour = Limit::new(1, 3600);
+    let key = format!("registration-notice:{owner_id}");
+    let notice = app.throttle.hit(app.clock.now(), Action::CodeByAccount, &key, once_an_hour).is_ok();
     let event = if notice {
         let (zh, en) = match detail {
             Detail::Phone => ("您的手机号", "your phone number"),
-            Detail::IdDocument => ("您（或您监护的家人）的证件号", "the identity document of you (or a child in your care)"),
+            Detail::IdDocument => {
+                ("您（或您监护的家人）的证件号", "the identity document of you (or a child in your care)")
+            }
         };
         let when = crate::china_time(app.clock.now());
         Some(

@@ -20,7 +20,8 @@ use crate::{
 const INVITATION_DAYS: i64 = 14;
 
 /// Roles an institution hands out here (doctors join through licence verification, B1).
-const GRANTABLE: [Role; 5] = [Role::Nurse, Role::Pharmacist, Role::Therapist, Role::QualityReviewer, Role::InstitutionAdmin];
+const GRANTABLE: [Role; 5] =
+    [Role::Nurse, Role::Pharmacist, Role::Therapist, Role::QualityReviewer, Role::InstitutionAdmin];
 
 /// What a grant did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -221,7 +221,9 @@ async fn principal_of(app: &App, s: session::Model, touch: bool) -> Result<Princ
     role_rows.sort_by(|a, b| a.granted_at.cmp(&b.granted_at).then_with(|| a.role.cmp(&b.role)));
     let grants: Vec<crate::principal::RoleGrant> = role_rows
         .into_iter()
-        .filter_map(|r| Some(crate::principal::RoleGrant { role: r.role.parse().ok()?, institution_id: r.institution_id }))
+        .filter_map(|r| {
+            Some(crate::principal::RoleGrant { role: r.role.parse().ok()?, institution_id: r.institution_id })
+        })
         .collect();
     let mut roles: Vec<Role> = grants.iter().map(|g| g.role).collect();
     roles.sort_by_key(|r| *r as u8);

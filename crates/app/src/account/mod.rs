@@ -11,10 +11,10 @@ mod register;
 mod totp;
 
 pub use consent::{ConsentView, list_consents, withdraw_consent};
+pub(crate) use invitation::administers;
 pub use invitation::{
     GrantOutcome, InvitationView, decide_invitation, grant_staff_role, my_invitations, pending_invitations,
 };
-pub(crate) use invitation::administers;
 pub use login::{LoginInput, LoginOutcome, authenticate, login, logout, revalidate};
 pub use profile::{ProfileView, WardView, my_profile, set_locale};
 pub use register::{

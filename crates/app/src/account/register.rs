@@ -193,9 +193,9 @@ async fn check_free(
     let keys = app.keys.current();
     let phone_bidx = phone.map(|p| keys.blind_index("phone", p));
     let id_bidx = match document {
-        Some((kind, number)) => {
-            Some(keys.blind_index("id_number", &validate_id_document(kind, number, today_cn(app.clock.now()))?.normalized))
-        }
+        Some((kind, number)) => Some(
+            keys.blind_index("id_number", &validate_id_document(kind, number, today_cn(app.clock.now()))?.normalized),
+        ),
         None => None,
     };
     match super::in_use::owner(app, phone_bidx.as_deref(), id_bidx.as_deref()).await? {

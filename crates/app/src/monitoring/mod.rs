@@ -550,10 +550,8 @@ pub async fn open_alerts(app: &App, who: &Principal) -> Result<Vec<AlertView>, A
         out.push(alert_view(app, row, None).await?);
     }
     // Escalated alerts of the doctors of each institution where the caller is on the care team.
-    let mut team_at: Vec<&str> = [Role::Doctor, Role::Nurse, Role::InstitutionAdmin]
-        .into_iter()
-        .flat_map(|r| who.institutions_of(r))
-        .collect();
+    let mut team_at: Vec<&str> =
+        [Role::Doctor, Role::Nurse, Role::InstitutionAdmin].into_iter().flat_map(|r| who.institutions_of(r)).collect();
     team_at.sort_unstable();
     team_at.dedup();
     for inst in team_at {

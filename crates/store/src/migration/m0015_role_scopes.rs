@@ -71,9 +71,7 @@ impl MigrationTrait for Migration {
         m.create_index(idx("role_invitations_institution", "role_invitations", &["institution_id", "status"], false))
             .await?;
         // Issue 11 item 12: wrong step-up answers are counted per session, on every node alike.
-        m.alter_table(
-            Table::alter().table("sessions").add_column(integer("step_up_failures").default(0)).to_owned(),
-        )
-        .await
+        m.alter_table(Table::alter().table("sessions").add_column(integer("step_up_failures").default(0)).to_owned())
+            .await
     }
 }

@@ -46,12 +46,7 @@ pub async fn list_pending_for_institution(
 }
 
 /// Records the owner's decision.
-pub async fn decide(
-    db: &impl ConnectionTrait,
-    id: &str,
-    status: &str,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+pub async fn decide(db: &impl ConnectionTrait, id: &str, status: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
     use sea_orm::sea_query::Expr;
     ri::Entity::update_many()
         .col_expr(ri::Column::Status, Expr::value(status))

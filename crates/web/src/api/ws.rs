@@ -148,6 +148,10 @@ async fn serve(s: AppState, who: Peer, ctx: RequestCtx, mut socket: WebSocket) {
                         close_ended(&mut socket, ev.payload["reason"].as_str().unwrap_or("ended")).await;
                         break;
                     }
+                    // Another session of the same user ended: nothing for this page.
+                    if ev.payload["type"] == "session_end" {
+                        continue;
+                    }
                     if socket.send(Message::Text(ev.payload.to_string().into())).await.is_err() {
                         break;
                     }

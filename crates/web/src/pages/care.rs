@@ -444,7 +444,8 @@ async fn patient_care(
     let recent = trend::recent(&s.app, who, &a.ctx, pid, 30).await.map_err(e)?;
     let plan_views: Vec<_> = plans.iter().map(|(p, _)| p.clone()).collect();
     let charts = charts(s, a, who, pid, &plan_kinds(&plan_views)).await?;
-    let base = plans::template(&s.app.store.db, who.institution_of(domain::Role::Doctor), template_key).await.map_err(e)?;
+    let base =
+        plans::template(&s.app.store.db, who.institution_of(domain::Role::Doctor), template_key).await.map_err(e)?;
     let (title, rows, thresholds) = match f {
         Some(f) => (
             f.v("title").to_owned(),
