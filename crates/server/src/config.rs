@@ -298,7 +298,6 @@ impl Config {
             } else {
                 self.server.public_url.clone()
             },
-            ..app::AppConfig::default()
         }
     }
 

@@ -304,6 +304,17 @@ impl TestApp {
         token
     }
 
+    /// A session for `user_id` that has also just stepped up (role grants, exports).
+    pub async fn stepped_up_session(&self, user_id: &str) -> String {
+        use sha2::Digest;
+        let token = self.session_for(user_id).await;
+        let db = &self.app.store.db;
+        let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        let s = store::repo::session::find_by_token_hash(db, &hash).await.expect("find").expect("session");
+        store::repo::session::set_step_up(db, &s.id, self.app.clock.now()).await.expect("step up");
+        token
+    }
+
     /// Runs raw SQL (tamper tests).
     pub async fn exec(&self, sql: &str) {
         self.app.store.db.execute_unprepared(sql).await.expect("sql");

@@ -341,15 +341,7 @@ async fn institution_routes_act_only_where_the_admin_role_was_granted() {
     let mut failures = Vec::new();
     for (who, id, inst, allowed) in cells {
         for (m, p, body) in routes {
-            let token = t.session_for(id).await;
-            let s = store::repo::session::find_by_token_hash(&t.app.store.db, &{
-                use sha2::Digest;
-                hex::encode(sha2::Sha256::digest(token.as_bytes()))
-            })
-            .await
-            .unwrap()
-            .unwrap();
-            store::repo::session::set_step_up(&t.app.store.db, &s.id, t.app.clock.now()).await.unwrap();
+            let token = t.stepped_up_session(id).await;
             let path = p.replace("{inst}", inst);
             let body = (!body.is_null()).then(|| body.clone());
             let r = t.send(m.parse().unwrap(), &path, body, Some(&token)).await;

@@ -3,6 +3,8 @@
 //! to people who already work there, and otherwise by an invitation its recipient must accept;
 //! platform admins and auditors never receive institution roles.
 
+#![allow(clippy::unwrap_used, reason = "a test: a failed step should stop it with its message")]
+
 use domain::Role;
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -29,20 +31,6 @@ async fn world() -> World {
     World { t, a, b, admin_a, admin_b, doctor_b }
 }
 
-/// A session that passed its second factor and a step-up just now (grants need one).
-async fn stepped_up(t: &TestApp, user_id: &str) -> String {
-    let token = t.session_for(user_id).await;
-    let db = &t.app.store.db;
-    let s = store::repo::session::find_by_token_hash(db, &hex_sha256(&token)).await.unwrap().unwrap();
-    store::repo::session::set_step_up(db, &s.id, t.app.clock.now()).await.unwrap();
-    token
-}
-
-fn hex_sha256(s: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
-}
-
 async fn grant(t: &TestApp, token: &str, inst: &str, login: &str, role: &str) -> testkit::Resp {
     t.post(&format!("/api/v1/institutions/{inst}/staff"), json!({"login": login, "role": role}), Some(token)).await
 }
@@ -62,13 +50,13 @@ async fn roles_of(t: &TestApp, user_id: &str) -> Vec<(String, Option<String>)> {
 async fn an_admin_role_granted_at_one_hospital_does_not_act_at_the_doctors_own_centre() {
     let w = world().await;
     let t = &w.t;
-    let admin_a = stepped_up(t, &w.admin_a).await;
+    let admin_a = t.stepped_up_session(&w.admin_a).await;
     // The probe's steps: A's admin makes B's doctor an admin …
     let r = grant(t, &admin_a, &w.a, "doctor-b", "institution_admin").await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "someone else's staff member is invited, not granted: {}", r.text);
     assert_eq!(r.json()["outcome"], "invited");
     assert_eq!(roles_of(t, &w.doctor_b).await, vec![("doctor".into(), Some(w.b.clone()))], "nothing held yet");
-    let doctor = stepped_up(t, &w.doctor_b).await;
+    let doctor = t.stepped_up_session(&w.doctor_b).await;
     let me = t.get("/api/v1/me", Some(&doctor)).await.json();
     let invitation = me["invitations"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(me["invitations"][0]["role"], "institution_admin");
@@ -108,7 +96,7 @@ async fn admins_grant_at_once_only_to_their_own_staff_and_never_to_platform_acco
     let (nurse_a, _) = t.user_with_role("nurse-a", Role::Nurse, Some(w.a.clone())).await;
     let (platform, _) = t.user_with_role("platform", Role::PlatformAdmin, None).await;
     let (_auditor, _) = t.user_with_role("auditor-x", Role::Auditor, None).await;
-    let admin_a = stepped_up(t, &w.admin_a).await;
+    let admin_a = t.stepped_up_session(&w.admin_a).await;
     let r = grant(t, &admin_a, &w.a, "nurse-a", "pharmacist").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "a member of A's staff gets the role at once: {}", r.text);
     assert_eq!(
@@ -130,7 +118,7 @@ async fn a_patient_becomes_staff_only_by_accepting_and_may_decline() {
     let w = world().await;
     let t = &w.t;
     let patient = t.register_patient("pat-staff", &fresh_resident_id()).await;
-    let admin_a = stepped_up(t, &w.admin_a).await;
+    let admin_a = t.stepped_up_session(&w.admin_a).await;
     let r = grant(t, &admin_a, &w.a, "pat-staff", "nurse").await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     let invitation = r.json()["invitation_id"].as_str().unwrap().to_owned();
@@ -159,7 +147,7 @@ async fn one_person_holds_roles_at_two_institutions_each_acting_only_there() {
     let w = world().await;
     let t = &w.t;
     let (nurse, _) = t.user_with_role("two-places", Role::Nurse, Some(w.a.clone())).await;
-    let admin_b = stepped_up(t, &w.admin_b).await;
+    let admin_b = t.stepped_up_session(&w.admin_b).await;
     let r = grant(t, &admin_b, &w.b, "two-places", "institution_admin").await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let id = r.json()["invitation_id"].as_str().unwrap().to_owned();

@@ -2,6 +2,8 @@
 //! closes that session's sockets, a change of roles closes all of the user's sockets, and a socket
 //! whose session expired refuses to act and closes.
 
+#![allow(clippy::unwrap_used, reason = "a test: a failed step should stop it with its message")]
+
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -82,16 +84,7 @@ async fn a_change_of_roles_closes_every_socket_of_the_user() {
     let mut ws = socket(addr, &token).await;
     expect_alive(&mut ws).await;
     // The admin invites the patient; accepting makes them staff at the hospital.
-    let admin_token = t.session_for(&admin).await;
-    let db = &t.app.store.db;
-    let s = store::repo::session::find_by_token_hash(db, &{
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(admin_token.as_bytes()))
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    store::repo::session::set_step_up(db, &s.id, t.app.clock.now()).await.unwrap();
+    let admin_token = t.stepped_up_session(&admin).await;
     let r = t
         .post(
             &format!("/api/v1/institutions/{inst}/staff"),

@@ -3,6 +3,8 @@
 //! registrations, codes, pairings and exports answer `429` with `Retry-After`, and a registration
 //! with a taken phone or document gets one generic answer while the owner is told.
 
+#![allow(clippy::unwrap_used, reason = "a test: a failed step should stop it with its message")]
+
 use domain::Role;
 use http::{Method, StatusCode};
 use serde_json::json;

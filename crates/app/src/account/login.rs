@@ -95,16 +95,12 @@ pub async fn login(app: &App, ctx: &RequestCtx, input: LoginInput) -> Result<Log
             txn.rollback().await?;
             return Err(AppError::TotpRequired);
         };
-        match check_totp(app, &user, code)? {
-            Some(step) => {
-                user.totp_last_step = Some(i64::try_from(step).unwrap_or(i64::MAX));
-                second_factor = true;
-            }
-            None => {
-                count_failure(app, ctx, &login);
-                return fail_login(app, txn, ctx, user, "failed_totp").await;
-            }
-        }
+        let Some(step) = check_totp(app, &user, code)? else {
+            count_failure(app, ctx, &login);
+            return fail_login(app, txn, ctx, user, "failed_totp").await;
+        };
+        user.totp_last_step = Some(i64::try_from(step).unwrap_or(i64::MAX));
+        second_factor = true;
     }
     user.failed_logins = 0;
     if let Some((_, pair)) = attempt_keys(ctx, &login) {
