@@ -117,6 +117,9 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
   };
   // A call that started ringing before this page opened.
   fetch('/api/v1/calls').then((r) => (r.ok ? r.json() : { items: [] })).then((v) => v.items.forEach(ring)).catch(() => {});
+  // This tab signing out itself goes where the sign-out form leads, not to the sign-in page.
+  let signingOut = false;
+  document.querySelectorAll('form[action="/logout"]').forEach((f) => f.addEventListener('submit', () => { signingOut = true; }));
   const open = () => {
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`);
     ws.onopen = () => { delay = 1000; };
@@ -126,6 +129,7 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
       // The session ended elsewhere (sign-out, expiry) or its roles changed (issue 11 item 5): the
       // page must not go on showing what the old session could see.
       if (ev.type === 'session_end') {
+        if (signingOut) return;
         if (ev.reason === 'roles_changed') location.reload();
         else location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
         return;
