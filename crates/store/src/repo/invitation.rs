@@ -21,13 +21,7 @@ pub async fn list_pending_for_user(
     user_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<ri::Model>, StoreError> {
-    Ok(ri::Entity::find()
-        .filter(ri::Column::UserId.eq(user_id))
-        .filter(ri::Column::Status.eq("pending"))
-        .filter(ri::Column::ExpiresAt.gt(now))
-        .order_by_desc(ri::Column::CreatedAt)
-        .all(db)
-        .await?)
+    list_pending(db, ri::Column::UserId, user_id, now).await
 }
 
 /// Pending invitations an institution sent that have not expired, newest first.
@@ -36,8 +30,17 @@ pub async fn list_pending_for_institution(
     institution_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<ri::Model>, StoreError> {
+    list_pending(db, ri::Column::InstitutionId, institution_id, now).await
+}
+
+async fn list_pending(
+    db: &impl ConnectionTrait,
+    by: ri::Column,
+    value: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<ri::Model>, StoreError> {
     Ok(ri::Entity::find()
-        .filter(ri::Column::InstitutionId.eq(institution_id))
+        .filter(by.eq(value))
         .filter(ri::Column::Status.eq("pending"))
         .filter(ri::Column::ExpiresAt.gt(now))
         .order_by_desc(ri::Column::CreatedAt)

@@ -127,6 +127,8 @@ pub struct InstitutionPage {
     pub inst: Option<InstitutionView>,
     pub all: Vec<InstitutionView>,
     pub staff: Staff,
+    /// Platform admins add institutions.
+    pub can_create: bool,
     pub f: FormData,
     /// B3: the grant form asks for a fresh authenticator code in place.
     pub need_step_up: bool,
@@ -154,9 +156,17 @@ async fn institution_page(
     if let Some(e) = err {
         c = c.with_error(e);
     }
-    let all = if who.has(domain::Role::PlatformAdmin) { all } else { Vec::new() };
+    // The chooser: every institution for platform admins; for an admin of several, those they administer.
+    let can_create = who.has(domain::Role::PlatformAdmin);
+    let all: Vec<InstitutionView> = if can_create {
+        all
+    } else {
+        let mine: Vec<_> =
+            all.into_iter().filter(|i| who.holds_at(domain::Role::InstitutionAdmin, &i.id)).collect();
+        if mine.len() > 1 { mine } else { Vec::new() }
+    };
     let need_step_up = matches!(err, Some(AppError::StepUpRequired));
-    Ok(render(&InstitutionPage { c, inst, all, staff, f, need_step_up }))
+    Ok(render(&InstitutionPage { c, inst, all, staff, can_create, f, need_step_up }))
 }
 
 pub async fn institution(
