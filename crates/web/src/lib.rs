@@ -10,6 +10,7 @@ pub mod error;
 pub mod i18n;
 pub mod openapi;
 pub mod pages;
+pub mod redirect;
 pub mod registry;
 
 use std::sync::Arc;
