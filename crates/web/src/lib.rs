@@ -7,6 +7,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod headers;
 pub mod i18n;
 pub mod openapi;
 pub mod pages;
@@ -36,13 +37,17 @@ pub struct AppState {
 /// Builds the full router with its middleware.
 pub fn router(app: app::App, secure_cookies: bool) -> Router {
     let (routes, specs) = registry::all_routes();
+    let security = Arc::new(headers::SecurityHeaders::new(&app.config.public_url, secure_cookies));
     let state = AppState { app, secure_cookies, routes: Arc::new(specs) };
+    // Outermost last: every answer, errors from inner layers included, gets the security headers
+    // (issue 11 items 6, 7).
     routes
         .route("/healthz", axum::routing::get(healthz))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_session))
         .layer(RequestBodyLimitLayer::new(12 * 1024 * 1024))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(security, headers::apply))
         .with_state(state)
 }
 
