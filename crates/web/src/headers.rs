@@ -1,4 +1,4 @@
-//! Browser security headers on every answer (issue 11 items 6 and 7; B3).
+//! Browser security headers and request ids on every answer (issue 11 items 6, 7 and 14; B3, S3).
 //!
 //! - `Content-Security-Policy` without `'unsafe-inline'` for scripts or styles: pages load only our
 //!   own files, so an injected `<script>`, `onclick=` or `style=` does nothing. Templates, the
@@ -9,12 +9,14 @@
 //!   reach another site in a `Referer`), and HSTS when the server is reached over TLS.
 //! - `Cache-Control: no-store, private` on every answer except the embedded static assets: pages,
 //!   JSON, downloads and charts carry health data and must not stay in a browser or proxy cache.
+//! - Request ids are always made here (UUID v4): a client's `X-Request-Id` is dropped before the id
+//!   layer runs, so the audit trail never stores text a caller chose.
 
 use std::sync::Arc;
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderValue, header},
+    http::{HeaderName, HeaderValue, header},
     middleware::Next,
     response::Response,
 };
@@ -96,6 +98,12 @@ pub async fn apply(State(h): State<Arc<SecurityHeaders>>, req: Request, next: Ne
         hs.insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
     }
     resp
+}
+
+/// Drops a client's `X-Request-Id` so that the id layer makes a fresh one (issue 11 item 14).
+pub async fn drop_client_request_id(mut req: Request) -> Request {
+    req.headers_mut().remove(HeaderName::from_static("x-request-id"));
+    req
 }
 
 #[cfg(test)]

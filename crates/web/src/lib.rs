@@ -40,13 +40,14 @@ pub fn router(app: app::App, secure_cookies: bool) -> Router {
     let security = Arc::new(headers::SecurityHeaders::new(&app.config.public_url, secure_cookies));
     let state = AppState { app, secure_cookies, routes: Arc::new(specs) };
     // Outermost last: every answer, errors from inner layers included, gets the security headers
-    // (issue 11 items 6, 7).
+    // (issue 11 items 6, 7); a client's request id is dropped before one is made (item 14).
     routes
         .route("/healthz", axum::routing::get(healthz))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_session))
         .layer(RequestBodyLimitLayer::new(12 * 1024 * 1024))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(headers::drop_client_request_id))
         .layer(axum::middleware::from_fn_with_state(security, headers::apply))
         .with_state(state)
 }

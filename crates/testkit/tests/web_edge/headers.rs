@@ -1,10 +1,13 @@
-//! Issue 11 items 6 and 7: security headers on pages, JSON and static files (HSTS only with
+//! Issue 11 items 6, 7 and 14: security headers on pages, JSON and static files (HSTS only with
 //! secure cookies), `Cache-Control: no-store, private` on every authenticated answer (page, JSON,
-//! download, chart) while static assets stay cacheable.
+//! download, chart) while static assets stay cacheable, and request ids made by the server.
 
 use domain::Role;
 use http::{HeaderMap, StatusCode, header};
+use sea_orm::{EntityTrait, QueryOrder};
 use testkit::{TestApp, fresh_resident_id};
+
+use super::get;
 
 fn value<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("<missing>")
@@ -85,4 +88,41 @@ async fn authenticated_pages_json_downloads_and_charts_are_not_stored() {
         assert_not_stored(what, &r.headers);
         assert_browser_headers(what, &r.headers);
     }
+}
+
+#[tokio::test]
+async fn a_client_request_id_never_reaches_the_audit_trail() {
+    let t = TestApp::new().await;
+    t.register_patient("req-id", &fresh_resident_id()).await;
+    // Issue 11 item 14: 6,000 characters of markup offered as the request id.
+    let evil = "<script>alert(1)</script>".repeat(240);
+    assert_eq!(evil.len(), 6000);
+    let body = serde_json::json!({"login": "req-id", "password": testkit::PASSWORD}).to_string();
+    let req = http::Request::builder()
+        .method(http::Method::POST)
+        .uri("/api/v1/auth/login")
+        .header("content-type", "application/json")
+        .header("x-request-id", &evil)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let r = t.raw(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let answered = value(&r.headers, "x-request-id").to_owned();
+    assert!(uuid::Uuid::parse_str(&answered).is_ok(), "the answer names a server-made id, not {answered:.40}");
+
+    let events = store::entity::audit_event::Entity::find()
+        .order_by_desc(store::entity::audit_event::Column::Seq)
+        .all(&t.app.store.db)
+        .await
+        .unwrap();
+    let login = events.iter().find(|e| e.action.contains("login")).expect("a login audit event");
+    assert_eq!(login.request_id.as_deref(), Some(answered.as_str()), "the audit names the same server-made id");
+    for e in &events {
+        let id = e.request_id.as_deref().unwrap_or_default();
+        assert!(id.len() <= 36 && !id.contains('<'), "event {} stores a client-chosen id", e.action);
+    }
+
+    // A page request too: the id comes back as a UUID whatever the client sent.
+    let page = t.raw(get("/login", &[("x-request-id", "<b>mine</b>")])).await;
+    assert!(uuid::Uuid::parse_str(value(&page.headers, "x-request-id")).is_ok());
 }
