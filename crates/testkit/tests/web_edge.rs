@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, reason = "a test: a failed step should stop it with its message")]
 
+#[path = "web_edge/cross_site.rs"]
+mod cross_site;
 #[path = "web_edge/headers.rs"]
 mod headers;
 #[path = "web_edge/redirect.rs"]
