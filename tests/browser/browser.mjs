@@ -12,15 +12,92 @@ export const DESKTOP = { width: 1280, height: 800 };
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-/** Launches Chromium; `extraArgs` adds flags (e.g. a fake microphone for voice messages). */
-export function launch(extraArgs = []) {
-  return chromium.launch({
+/**
+ * Content-Security-Policy violations seen by any page of any browser launched here (issue 11 item
+ * 6: every page must work under the policy). They fail the suite: `browser.close()` throws, the
+ * error list of `signInDemo` gets them, and the process exits non-zero if any went unreported.
+ */
+const cspViolations = [];
+const cspSinks = new WeakMap();
+
+/** Pending `nextCspViolation` calls. */
+let cspWaiters = [];
+
+function noteCsp(ctx, message) {
+  cspViolations.push(message);
+  for (const sink of cspSinks.get(ctx) ?? []) sink.push(message);
+  cspWaiters = cspWaiters.filter(({ match, resolve }) => !(match(message) && (resolve(message), true)));
+}
+
+/** Resolves with the next CSP violation that `match` accepts (for the watcher's own check). */
+export function nextCspViolation(match = () => true) {
+  return new Promise((resolve) => cspWaiters.push({ match, resolve }));
+}
+
+/** Returns and forgets the violations so far: only for a check that provokes them on purpose. */
+export function takeCspViolations() {
+  return cspViolations.splice(0);
+}
+
+/** Reports CSP violations from every page of `ctx`: the DOM event and Chromium's console line. */
+async function watchCsp(ctx) {
+  await ctx.exposeBinding('__yiqiaoCspViolation', ({ page }, v) => {
+    noteCsp(ctx, `CSP: ${v.effectiveDirective} blocked ${v.blockedURI || 'inline'} at ${v.sourceFile || v.documentURI}:${v.lineNumber}`
+      + ` on ${page.url()}${v.sample ? ` (${v.sample})` : ''}`);
+  });
+  await ctx.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__yiqiaoCspViolation?.({
+        effectiveDirective: e.effectiveDirective, blockedURI: e.blockedURI, sourceFile: e.sourceFile,
+        lineNumber: e.lineNumber, documentURI: e.documentURI, sample: e.sample,
+      });
+    });
+  });
+  ctx.on('console', (m) => {
+    if (/Refused to|Content Security Policy/.test(m.text())) {
+      noteCsp(ctx, `CSP console on ${m.page()?.url() ?? m.location().url}: ${m.text()}`);
+    }
+  });
+}
+
+/** Throws if any page so far broke the Content-Security-Policy. */
+export function assertNoCspViolations() {
+  assert.deepEqual(cspViolations, [], 'pages must work under the Content-Security-Policy (issue 11 item 6)');
+}
+
+// Also when a suite swallows the error from `close()` or never closes its browser.
+process.on('exit', () => {
+  if (cspViolations.length) {
+    console.error(`# ${cspViolations.length} CSP violation(s):\n${cspViolations.join('\n')}`);
+    process.exitCode = 1;
+  }
+});
+
+/**
+ * Launches Chromium; `extraArgs` adds flags (e.g. a fake microphone for voice messages). Every
+ * context and page it opens reports CSP violations (see `assertNoCspViolations`).
+ */
+export async function launch(extraArgs = []) {
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     timeout: 60_000,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', ...extraArgs],
   });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const ctx = await newContext(options);
+    await watchCsp(ctx);
+    return ctx;
+  };
+  // (`browser.newPage` opens its context through `newContext`, so it is covered too.)
+  const close = browser.close.bind(browser);
+  browser.close = async (options) => {
+    await close(options);
+    assertNoCspViolations();
+  };
+  return browser;
 }
 
 /** Chromium flags for a fake camera and microphone that need no permission prompt. */
@@ -48,6 +125,7 @@ export async function signInDemo(browser, base, login, { staff = false, ...conte
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  cspSinks.set(ctx, [...(cspSinks.get(ctx) ?? []), errors]);
   await page.goto(`${base}/login`);
   await page.fill('input[name=login]', login);
   await page.fill('input[name=password]', 'Yiqiao-demo-2026');

@@ -462,7 +462,11 @@ async fn the_blood_pressure_chart_marks_every_reading_and_the_urgent_one() {
     let r = w.get(&format!("{path}?days=90"), &w.patient_id).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.headers[header::CONTENT_TYPE], "image/svg+xml; charset=utf-8");
-    assert_eq!(r.headers[header::CACHE_CONTROL], "private, no-store");
+    assert_eq!(
+        r.headers[header::CACHE_CONTROL],
+        "no-store, private",
+        "issue 11 item 7: one value on every authenticated answer"
+    );
     let svg = &r.text;
     assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg""#), "{svg}");
     let china_day = |d: chrono::DateTime<chrono::Utc>| (d + Duration::hours(8)).format("%Y-%m-%d").to_string();

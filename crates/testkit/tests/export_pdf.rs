@@ -162,7 +162,7 @@ async fn a_consultation_exports_as_a_pdf_with_chinese_text_and_the_annotated_pho
     let r = t.get(&path, Some(&w.patient)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.headers["content-type"], "application/pdf");
-    assert_eq!(r.headers["cache-control"], "no-store");
+    assert_eq!(r.headers["cache-control"], "no-store, private", "issue 11 item 7");
     assert!(r.headers["content-disposition"].to_str().unwrap().contains(&format!("consultation-{id}.pdf")));
     assert!(r.bytes.starts_with(b"%PDF"));
     let page = t.get(&format!("/consultations/{id}/export/pdf"), Some(&w.patient)).await;

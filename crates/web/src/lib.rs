@@ -6,10 +6,13 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod cross_site;
 pub mod error;
+pub mod headers;
 pub mod i18n;
 pub mod openapi;
 pub mod pages;
+pub mod redirect;
 pub mod registry;
 
 use std::sync::Arc;
@@ -35,13 +38,20 @@ pub struct AppState {
 /// Builds the full router with its middleware.
 pub fn router(app: app::App, secure_cookies: bool) -> Router {
     let (routes, specs) = registry::all_routes();
+    let security = Arc::new(headers::SecurityHeaders::new(&app.config.public_url, secure_cookies));
     let state = AppState { app, secure_cookies, routes: Arc::new(specs) };
+    // Outermost last: every answer, errors from inner layers included, gets the security headers
+    // (issue 11 items 6, 7); a client's request id is dropped before one is made (item 14); the
+    // cross-site check runs after the session is known (item 17).
     routes
         .route("/healthz", axum::routing::get(healthz))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cross_site::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_session))
         .layer(RequestBodyLimitLayer::new(12 * 1024 * 1024))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(headers::drop_client_request_id))
+        .layer(axum::middleware::from_fn_with_state(security, headers::apply))
         .with_state(state)
 }
 

@@ -40,7 +40,10 @@ pub struct LoginPage {
     pub need_totp: bool,
 }
 
-pub async fn login_form(Caller(a): Caller, Query(f): Query<FormData>) -> Response {
+pub async fn login_form(Caller(a): Caller, Query(mut f): Query<FormData>) -> Response {
+    // Issue 11 item 4: the form never carries a return target the submit would refuse.
+    let next = safe_next(f.v("next")).to_owned();
+    f.0.insert("next".into(), next);
     render(&LoginPage { c: Chrome::new(&a, "/login"), f, need_totp: false })
 }
 

@@ -370,10 +370,8 @@ pub fn url_encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Only same-site relative paths are accepted as redirect targets (no open redirects).
-pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/home" }
-}
+/// Only same-origin paths are accepted as redirect targets (issue 11 item 4: no open redirects).
+pub use crate::redirect::safe_next;
 
 /// The `Set-Cookie` header value for a session.
 pub fn session_cookie(token: &str, max_age: i64, secure: bool) -> HeaderValue {
