@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use app::{App, AppConfig, FakeClock, RequestCtx};
+use app::{App, AppConfig, Clock, FakeClock, RequestCtx};
 use axum::{Router, body::Body};
 use chrono::{TimeZone, Utc};
 use crypto::{CipherKind, KeyRing};
@@ -76,9 +76,9 @@ impl TestApp {
         let store = Store::connect(&db_url).await.expect("connect");
         store.migrate().await.expect("migrate");
         let keys = KeyRing::generate(cipher).expect("keys");
-        // As `yiqiao serve` does: bind the key ring to the database before any data exists.
-        app::keys::check_binding(&store, &keys).await.expect("bind key ring");
         let clock = Arc::new(FakeClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).single().expect("time")));
+        // As `yiqiao serve` does: bind the key ring to the database (and seal the audit genesis).
+        app::keys::check_binding_at(&store, &keys, clock.now()).await.expect("bind key ring");
         let config = AppConfig { demo: false, ..AppConfig::default() };
         let blobs = store::blob::BlobStore::local(&dir.path().join("blobs")).expect("blob dir");
         let app = App::new(store, Arc::new(keys), clock.clone(), config, blobs);
