@@ -31,6 +31,7 @@ pub mod patient_profile;
 pub mod plan_template;
 pub mod red_flag_term;
 pub mod saved_article;
+pub mod seal_backlog;
 pub mod session;
 pub mod user;
 pub mod user_role;
