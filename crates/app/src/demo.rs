@@ -196,7 +196,7 @@ pub async fn seed(app: &App) -> Result<(), AppError> {
                     employment_file_id: f2,
                     status: "approved".into(),
                     reviewer_id: None,
-                    review_reason: None,
+                    review_reason_enc: None,
                     submitted_at: now,
                     reviewed_at: Some(now),
                 },

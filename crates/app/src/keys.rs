@@ -7,6 +7,7 @@ use std::{
     time::SystemTime,
 };
 
+use chrono::{DateTime, Utc};
 use crypto::{CryptoError, KeyRing};
 use store::{Store, repo};
 
@@ -98,20 +99,61 @@ pub async fn ensure_no_orphaned_data(store: &Store) -> Result<(), KeyCheckError>
     if has_data { Err(KeyCheckError::Missing) } else { Ok(()) }
 }
 
-/// Binds the key ring to the database on first use and refuses a different one later.
+/// Binds the key ring to the database on first use and refuses a different one later; then seals
+/// the start of the audit chain ([`ensure_audit_genesis`], at the wall-clock time).
 pub async fn check_binding(store: &Store, keys: &KeyRing) -> Result<(), KeyCheckError> {
+    check_binding_at(store, keys, crate::Clock::now(&crate::SystemClock)).await
+}
+
+/// [`check_binding`] with the genesis written at `now` (tests run on a fake clock).
+pub async fn check_binding_at(store: &Store, keys: &KeyRing, now: DateTime<Utc>) -> Result<(), KeyCheckError> {
     let fp = fingerprint(keys);
     match repo::meta::find(&store.db, FINGERPRINT_KEY).await? {
-        Some(existing) if existing == fp => Ok(()),
-        Some(_) => Err(KeyCheckError::Mismatch),
+        Some(existing) if existing == fp => {}
+        Some(_) => return Err(KeyCheckError::Mismatch),
         None => {
             if repo::reencrypt::any_encrypted(&store.db).await? {
                 return Err(KeyCheckError::Mismatch);
             }
             repo::meta::put(&store.db, FINGERPRINT_KEY, &fp).await?;
-            Ok(())
         }
     }
+    ensure_audit_genesis(store, keys, now).await
+}
+
+/// Issue 11 item 9 (S3): every audit chain holds a sealed genesis event, so a log emptied by someone
+/// with database access (events deleted, head reset) no longer verifies as "0 events". Migrations have
+/// no keys, so the genesis is written here, when a start binds the ring: a new chain opens with it; a
+/// chain begun before genesis events existed gets it appended as an anchor that records the head it
+/// saw. An empty chain on a database that has accounts is left alone — its events were deleted, and
+/// a genesis now would hide that; `audit-verify` reports it until the database is restored.
+pub async fn ensure_audit_genesis(store: &Store, keys: &KeyRing, now: DateTime<Utc>) -> Result<(), KeyCheckError> {
+    let txn = store.begin_write().await?;
+    // Hold the head first, so two nodes starting together write one genesis.
+    let (seq, hash) = store::dialect::lock_audit_head(&txn).await?;
+    if repo::audit::genesis_seq(&txn).await?.is_some() {
+        return Ok(());
+    }
+    let resource = if seq > 0 {
+        format!("anchor seq={seq} hash={hash}")
+    } else if repo::audit::has_users(&txn).await? {
+        tracing::error!(
+            "the audit log is empty but the database has accounts: its events were deleted; not sealing it"
+        );
+        return Ok(());
+    } else {
+        format!("keyring={}", fingerprint(keys))
+    };
+    let ev = repo::audit::NewAuditEvent {
+        actor_role: Some("system".into()),
+        action: repo::audit::GENESIS_ACTION.into(),
+        resource: Some(resource),
+        outcome: "ok".into(),
+        ..repo::audit::NewAuditEvent::default()
+    };
+    repo::audit::append(&txn, keys, now, ev).await?;
+    txn.commit().await.map_err(store::StoreError::from)?;
+    Ok(())
 }
 
 /// Records a key operation done by the operator (CLI) in the audit trail.

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod monitoring;
 pub mod notify;
 pub mod principal;
+pub mod seal;
 pub mod throttle;
 pub mod verification;
 

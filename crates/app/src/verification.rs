@@ -109,6 +109,11 @@ impl App {
         let inst = repo::institution::get(db, &v.institution_id).await?;
         let dept = repo::institution::get_department(db, &v.department_id).await?;
         Ok(VerificationView {
+            review_reason: v
+                .review_reason_enc
+                .as_deref()
+                .map(|b| self.open_str("doctor_verifications", "review_reason_enc", &v.id, b))
+                .transpose()?,
             licence_number: self.open_str(
                 "doctor_verifications",
                 "licence_number_enc",
@@ -127,7 +132,6 @@ impl App {
             department_name_en: dept.name_en,
             specialties: v.specialties,
             status: v.status,
-            review_reason: v.review_reason,
             submitted_at: crate::china_time(v.submitted_at),
         })
     }
@@ -191,7 +195,7 @@ pub async fn submit(
             employment_file_id: employment_file,
             status: "pending".into(),
             reviewer_id: None,
-            review_reason: None,
+            review_reason_enc: None,
             submitted_at: app.clock.now(),
             reviewed_at: None,
         },
@@ -268,7 +272,12 @@ pub async fn decide(
     }
     v.status = if approve { "approved" } else { "rejected" }.into();
     v.reviewer_id = Some(who.user_id.clone());
-    v.review_reason = (!reason.is_empty()).then(|| reason.chars().take(500).collect());
+    // Sealed (issue 11 item 10).
+    v.review_reason_enc = (!reason.is_empty())
+        .then(|| {
+            app.seal_str("doctor_verifications", "review_reason_enc", id, &reason.chars().take(500).collect::<String>())
+        })
+        .transpose()?;
     v.reviewed_at = Some(app.clock.now());
     let (doctor, inst) = (v.user_id.clone(), v.institution_id.clone());
     repo::verification::update(&txn, v).await?;

@@ -132,6 +132,21 @@ async fn load_keys(cfg: &Config, store: &Store, may_create: bool) -> anyhow::Res
     Ok(keys)
 }
 
+/// Issue 11 item 10: seals the plaintext values migration m0016 set aside, before anything reads
+/// them. Resumable (each batch commits with its backlog rows deleted) and a no-op once done.
+async fn seal_backlog(store: &Store, keys: &KeyRing) -> anyhow::Result<()> {
+    let pending = store::repo::seal::pending(&store.db).await?;
+    if pending == 0 {
+        return Ok(());
+    }
+    tracing::info!(pending, "sealing clinical text stored in clear before this version");
+    let sealed = app::seal::convert_backlog(store, keys, 500)
+        .await
+        .context("sealing stored text failed; it resumes on the next start")?;
+    tracing::info!(sealed, "stored clinical text sealed");
+    Ok(())
+}
+
 fn build_app(cfg: &Config, store: Store, keys: KeyRing, demo: bool) -> anyhow::Result<app::App> {
     let blobs = store::blob::BlobStore::from_url(&cfg.blob.url, &cfg.data_dir.join("blobs"), &cfg.blob.s3_options())
         .context("[blob] url")?;
@@ -142,6 +157,7 @@ fn build_app(cfg: &Config, store: Store, keys: KeyRing, demo: bool) -> anyhow::R
 async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
     let keys = load_keys(&cfg, &store, true).await?;
+    seal_backlog(&store, &keys).await?;
     let mut app = build_app(&cfg, store, keys, demo)?;
     if !cfg.bus.nats.is_empty() {
         let bus = app::bus::NatsBus::connect(&cfg.bus.nats, &cfg.bus.subject)
@@ -245,6 +261,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = load_config(&common)?;
             let store = open_store(&cfg).await?;
             let keys = load_keys(&cfg, &store, true).await?;
+            seal_backlog(&store, &keys).await?;
             app::demo::seed(&build_app(&cfg, store, keys, true)?).await?;
             println!("demo data seeded");
         }

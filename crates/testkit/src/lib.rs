@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use app::{App, AppConfig, FakeClock, RequestCtx};
+use app::{App, AppConfig, Clock, FakeClock, RequestCtx};
 use axum::{Router, body::Body};
 use chrono::{TimeZone, Utc};
 use crypto::{CipherKind, KeyRing};
@@ -78,16 +78,28 @@ impl TestApp {
 
     async fn build(cipher: CipherKind, tune: impl FnOnce(&mut AppConfig)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db_url = match std::env::var("YIQIAO_TEST_POSTGRES") {
-            Ok(admin) if !admin.is_empty() => fresh_pg_database(&admin).await,
-            _ => format!("sqlite://{}/test.sqlite?mode=rwc", dir.path().display()),
-        };
+        let db_url = fresh_database_url(dir.path()).await;
+        Self::on_database_tuned(db_url, KeyRing::generate(cipher).expect("keys"), dir, tune).await
+    }
+
+    /// A test app on a database that may already hold data (upgrade tests: rows written by an older
+    /// version), with its key ring: migrates and binds the ring as a start does. `dir` holds the
+    /// SQLite file (if any) and the blobs.
+    pub async fn on_database(db_url: String, keys: KeyRing, dir: tempfile::TempDir) -> Self {
+        Self::on_database_tuned(db_url, keys, dir, |_| {}).await
+    }
+
+    async fn on_database_tuned(
+        db_url: String,
+        keys: KeyRing,
+        dir: tempfile::TempDir,
+        tune: impl FnOnce(&mut AppConfig),
+    ) -> Self {
         let store = Store::connect(&db_url).await.expect("connect");
         store.migrate().await.expect("migrate");
-        let keys = KeyRing::generate(cipher).expect("keys");
-        // As `yiqiao serve` does: bind the key ring to the database before any data exists.
-        app::keys::check_binding(&store, &keys).await.expect("bind key ring");
         let clock = Arc::new(FakeClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).single().expect("time")));
+        // As `yiqiao serve` does: bind the key ring to the database (and seal the audit genesis).
+        app::keys::check_binding_at(&store, &keys, clock.now()).await.expect("bind key ring");
         let mut config = AppConfig { demo: false, ..AppConfig::default() };
         tune(&mut config);
         let blobs = store::blob::BlobStore::local(&dir.path().join("blobs")).expect("blob dir");
@@ -244,6 +256,21 @@ impl TestApp {
 
     /// Marks a doctor as verified in `department` (what an admin's approval does).
     pub async fn approve_doctor(&self, user_id: &str, institution_id: &str, department_id: &str) {
+        self.insert_verification(user_id, institution_id, department_id, "approved").await;
+    }
+
+    /// A doctor's verification request waiting for review (without the uploaded documents); its id.
+    pub async fn pending_verification(&self, user_id: &str, institution_id: &str, department_id: &str) -> String {
+        self.insert_verification(user_id, institution_id, department_id, "pending").await
+    }
+
+    async fn insert_verification(
+        &self,
+        user_id: &str,
+        institution_id: &str,
+        department_id: &str,
+        status: &str,
+    ) -> String {
         let id = domain::VerificationId::new().to_string();
         let licence = format!("{:015}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000_000);
         store::repo::verification::insert(
@@ -259,7 +286,7 @@ impl TestApp {
                     )
                     .expect("enc"),
                 licence_bidx: self.app.keys.current().blind_index("licence", &licence),
-                id,
+                id: id.clone(),
                 user_id: user_id.to_owned(),
                 title: "attending".into(),
                 institution_id: institution_id.to_owned(),
@@ -267,15 +294,16 @@ impl TestApp {
                 specialties: String::new(),
                 licence_file_id: String::new(),
                 employment_file_id: String::new(),
-                status: "approved".into(),
+                status: status.into(),
                 reviewer_id: None,
-                review_reason: None,
+                review_reason_enc: None,
                 submitted_at: self.app.clock.now(),
-                reviewed_at: Some(self.app.clock.now()),
+                reviewed_at: (status != "pending").then(|| self.app.clock.now()),
             },
         )
         .await
         .expect("verification");
+        id
     }
 
     /// A session for `user_id` created directly (fast; second factor already passed).
@@ -359,6 +387,15 @@ impl TestApp {
         .await
         .expect("department");
         (inst, dept)
+    }
+}
+
+/// A new empty database: a SQLite file in `dir`, or a PostgreSQL database when `YIQIAO_TEST_POSTGRES`
+/// holds an admin URL.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("YIQIAO_TEST_POSTGRES") {
+        Ok(admin) if !admin.is_empty() => fresh_pg_database(&admin).await,
+        _ => format!("sqlite://{}/test.sqlite?mode=rwc", dir.display()),
     }
 }
 

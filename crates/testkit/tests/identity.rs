@@ -168,6 +168,31 @@ async fn rotation_reencrypts_old_rows_and_start_fails_closed_without_keys() {
 }
 
 #[tokio::test]
+async fn rotation_covers_every_sealed_column_in_the_schema() {
+    // S1 (found with issue 11 item 10): a sealed column missing from `ENCRYPTED_COLUMNS` stays under
+    // the old key after rotation; four did (call guest names, device secrets, readings, e-mails).
+    use sea_orm::ConnectionTrait;
+    let t = TestApp::new().await;
+    let sql = if t.is_postgres() {
+        "SELECT table_name AS t, column_name AS c FROM information_schema.columns \
+         WHERE table_schema = 'public' AND column_name LIKE '%\\_enc' ESCAPE '\\'"
+    } else {
+        "SELECT m.name AS t, p.name AS c FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND p.name LIKE '%\\_enc' ESCAPE '\\'"
+    };
+    let db = &t.app.store.db;
+    let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    assert!(rows.len() > 20, "read the schema");
+    for row in rows {
+        let (table, column): (String, String) = (row.try_get("", "t").unwrap(), row.try_get("", "c").unwrap());
+        assert!(
+            store::repo::reencrypt::ENCRYPTED_COLUMNS.iter().any(|(tb, _, c)| *tb == table && *c == column),
+            "{table}.{column} is sealed but key rotation does not move it"
+        );
+    }
+}
+
+#[tokio::test]
 async fn sm4_deployments_work_end_to_end() {
     let t = TestApp::with_cipher(crypto::CipherKind::Sm4Gcm).await;
     t.register_patient("sm-user", &fresh_resident_id()).await;

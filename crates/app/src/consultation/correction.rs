@@ -34,7 +34,12 @@ pub async fn list(
             author_id: c.author_id,
             reason: app.open_str("consultation_corrections", "reason_enc", &c.id, &c.reason_enc)?,
             summary: app.open_str("consultation_corrections", "summary_enc", &c.id, &c.summary_enc)?,
-            diagnoses: c.diagnoses.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            diagnoses: crate::seal::split_list(&app.open_opt(
+                "consultation_corrections",
+                "diagnoses_enc",
+                &c.id,
+                c.diagnoses_enc.as_deref(),
+            )?),
             created_at: c.created_at,
         });
     }
@@ -76,11 +81,11 @@ pub async fn correct(
         store::entity::consultation_correction::Model {
             reason_enc: app.seal("consultation_corrections", "reason_enc", &cid, reason.as_bytes())?,
             summary_enc: app.seal("consultation_corrections", "summary_enc", &cid, summary.as_bytes())?,
+            diagnoses_enc: Some(app.seal_str("consultation_corrections", "diagnoses_enc", &cid, &codes.join(","))?),
             id: cid,
             consultation_id: id.to_owned(),
             version,
             author_id: who.user_id.clone(),
-            diagnoses: codes.join(","),
             created_at: app.clock.now(),
         },
     )

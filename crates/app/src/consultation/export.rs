@@ -66,7 +66,7 @@ pub async fn fhir_bundle(app: &App, who: &Principal, ctx: &RequestCtx, id: &str)
     // C1: a corrected record exports its current diagnoses; codes an earlier version had and a
     // correction removed stay in the bundle marked entered-in-error, so nothing silently vanishes.
     let corrections = super::correction::list(app, &txn, &row.id).await?;
-    let original = repo::consultation::diagnoses(&txn, &row.id).await?;
+    let original = crate::seal::diagnoses(app, &txn, &row.id).await?;
     let current = corrections.last().map_or_else(|| original.clone(), |c| c.diagnoses.clone());
     let mut removed: Vec<String> = original
         .iter()

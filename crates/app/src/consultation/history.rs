@@ -53,7 +53,7 @@ pub async fn patient_history(
         out.push(HistoryItem {
             complaint: open_text(app, "complaint_enc", &c.id, Some(&c.complaint_enc))?.unwrap_or_default(),
             summary: open_text(app, "summary_enc", &c.id, c.summary_enc.as_ref())?,
-            diagnoses: repo::consultation::diagnoses(&txn, &c.id).await?,
+            diagnoses: crate::seal::diagnoses(app, &txn, &c.id).await?,
             id: c.id,
             created_at: c.created_at,
             status: c.status,

@@ -73,7 +73,8 @@ pub async fn close(
     row.summary_enc = Some(seal_text(app, "summary_enc", id, &summary)?);
     row.updated_at = now;
     repo::consultation::update(&txn, row.clone()).await?;
-    repo::consultation::set_diagnoses(&txn, id, &codes).await?;
+    let diagnoses = crate::seal::diagnosis_rows(&app.keys.current(), id, &codes)?;
+    repo::consultation::set_diagnoses(&txn, id, diagnoses).await?;
     super::index_text(app, &txn, id, "summary", &summary).await?;
     app.record(
         &txn,

@@ -234,7 +234,7 @@ async fn load(
         prior_diagnosis: open_text(app, "prior_diagnosis_enc", &row.id, row.prior_diagnosis_enc.as_ref())?,
         entries,
         summary: open_text(app, "summary_enc", &row.id, row.summary_enc.as_ref())?,
-        diagnoses: repo::consultation::diagnoses(db, &row.id).await?,
+        diagnoses: crate::seal::diagnoses(app, db, &row.id).await?,
         corrections: super::correction::list(app, db, &row.id).await?,
         rating: row.rating,
         rating_comment: open_text(app, "rating_comment_enc", &row.id, row.rating_comment_enc.as_ref())?,

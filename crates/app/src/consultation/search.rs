@@ -58,7 +58,8 @@ pub async fn search(
         tokens,
         from: input.from.and_then(cst_midnight),
         to: input.to.and_then(|d| d.succ_opt()).and_then(cst_midnight),
-        icd,
+        // Codes are sealed; a code or category is found by its blind index (issue 11 item 10).
+        icd_bidx: icd.map(|c| crate::seal::icd_bidx(&keys, &c)),
         limit: 50,
     };
     let mut out = Vec::new();
@@ -66,7 +67,7 @@ pub async fn search(
         let complaint = open_text(app, "complaint_enc", &row.id, Some(&row.complaint_enc))?.unwrap_or_default();
         out.push(SearchHit {
             complaint_preview: complaint.chars().take(80).collect(),
-            diagnoses: repo::consultation::diagnoses(db, &row.id).await?,
+            diagnoses: crate::seal::diagnoses(app, db, &row.id).await?,
             s: ConsultationSummary::build(app, db, &row, &who.user_id).await?,
         });
     }

@@ -135,7 +135,13 @@ pub async fn start(
         priority,
         complaint_enc: seal_text(app, "complaint_enc", &id, &complaint)?,
         prior_diagnosis_enc: prior.as_deref().map(|p| seal_text(app, "prior_diagnosis_enc", &id, p)).transpose()?,
-        red_flags: hits.iter().map(|h| h.category.as_str()).collect::<Vec<_>>().join(","),
+        // Sealed: a red flag's category names the emergency (issue 11 item 10).
+        red_flags_enc: (!hits.is_empty())
+            .then(|| {
+                let categories = hits.iter().map(|h| h.category.as_str()).collect::<Vec<_>>().join(",");
+                app.seal_str("consultations", "red_flags_enc", &id, &categories)
+            })
+            .transpose()?,
         created_at: now,
         first_response_due_at: policy.first_response_due(now, priority),
         first_response_at: None,
@@ -217,7 +223,7 @@ pub(crate) async fn start_followup(
         priority: false,
         complaint_enc: seal_text(app, "complaint_enc", &id, &complaint)?,
         prior_diagnosis_enc: None,
-        red_flags: String::new(),
+        red_flags_enc: None,
         created_at: now,
         first_response_due_at: now,
         first_response_at: Some(now),

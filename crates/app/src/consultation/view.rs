@@ -99,7 +99,12 @@ impl ConsultationSummary {
             status: row.status.clone(),
             kind: row.kind.clone(),
             priority: row.priority,
-            red_flags: row.red_flags.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            red_flags: crate::seal::split_list(&app.open_opt(
+                "consultations",
+                "red_flags_enc",
+                &row.id,
+                row.red_flags_enc.as_deref(),
+            )?),
             created_at: row.created_at,
             first_response_due_at: row.first_response_due_at,
             first_response_at: row.first_response_at,
@@ -123,7 +128,7 @@ impl ConsultationView {
         let as_patient =
             scope.patient_ids.contains(&row.patient_id) && row.doctor_id.as_deref() != Some(who.user_id.as_str());
         let mut diagnoses = Vec::new();
-        for code in repo::consultation::diagnoses(db, &row.id).await? {
+        for code in crate::seal::diagnoses(app, db, &row.id).await? {
             let entry = domain::icd10::lookup(&code);
             diagnoses.push(DiagnosisView {
                 name_zh: entry.map(|e| e.name_zh.to_owned()),

@@ -66,12 +66,17 @@ fn device_row(
         id: device_id.to_owned(),
         patient_id: patient_id.to_owned(),
         kind: kind.as_str().to_owned(),
-        label: label.trim().chars().take(60).collect(),
+        label_enc: Some(app.seal_str("devices", "label_enc", device_id, &device_label(label))?),
         secret_enc: app.seal("devices", "secret_enc", device_id, secret.as_bytes())?,
         paired_by: paired_by.to_owned(),
         paired_at: app.clock.now(),
         revoked_at: None,
     })
+}
+
+/// A device's label as stored (sealed: people name devices after the patient; issue 11 item 10).
+fn device_label(label: &str) -> String {
+    label.trim().chars().take(60).collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,7 +132,7 @@ pub async fn pair_device(
     )
     .await?;
     txn.commit().await?;
-    Ok(PairedDevice { device_id: row.id, patient_id: row.patient_id, kind, label: row.label, secret })
+    Ok(PairedDevice { device_id: row.id, patient_id: row.patient_id, kind, label: device_label(label), secret })
 }
 
 /// A paired device as its owner and care team see it (never the secret).
@@ -142,17 +147,19 @@ pub struct DeviceView {
 /// The patient's paired devices.
 pub async fn devices(app: &App, who: &Principal, patient_id: &str) -> Result<Vec<DeviceView>, AppError> {
     require_care(app, who, patient_id).await?;
-    Ok(repo::monitoring::devices_of(&app.store.db, patient_id)
+    repo::monitoring::devices_of(&app.store.db, patient_id)
         .await?
         .into_iter()
         .filter(|d| d.revoked_at.is_none())
-        .map(|d| DeviceView {
-            kind: d.kind.parse().unwrap_or(ReadingKind::BloodPressure),
-            id: d.id,
-            label: d.label,
-            paired_at: d.paired_at,
+        .map(|d| {
+            Ok(DeviceView {
+                kind: d.kind.parse().unwrap_or(ReadingKind::BloodPressure),
+                label: app.open_opt("devices", "label_enc", &d.id, d.label_enc.as_deref())?,
+                id: d.id,
+                paired_at: d.paired_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A paired (not revoked) device and its secret, for checking what it signs.
@@ -202,6 +209,11 @@ pub struct AlertBrief {
     pub rule: String,
 }
 
+/// An alert's rule, opened (sealed: it names the condition; issue 11 item 10).
+fn alert_rule(app: &App, a: &a::Model) -> Result<String, AppError> {
+    app.open_opt("alerts", "rule_enc", &a.id, a.rule_enc.as_deref())
+}
+
 pub(crate) fn reading_of(app: &App, row: &o::Model) -> Result<Reading, AppError> {
     let plain = app.open("observations", "values_enc", &row.id, &row.values_enc)?;
     serde_json::from_slice(&plain).map_err(|_| AppError::Internal("stored reading"))
@@ -227,11 +239,15 @@ pub(crate) fn observation_view(
         source: row.source,
         device_id: row.device_id,
         reading_id: row.reading_id,
-        alert: alert.map(|a| AlertBrief {
-            id: a.id.clone(),
-            severity: a.severity.parse().unwrap_or(Severity::Warning),
-            rule: a.rule.clone(),
-        }),
+        alert: alert
+            .map(|a| {
+                Ok::<_, AppError>(AlertBrief {
+                    id: a.id.clone(),
+                    severity: a.severity.parse().unwrap_or(Severity::Warning),
+                    rule: alert_rule(app, a)?,
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -327,14 +343,15 @@ async fn store_reading(
     let finding = thresholds.check(reading, usize::try_from(recent).unwrap_or(usize::MAX));
     let alert = match (finding, plan) {
         (Some(f), Some(plan)) => {
+            let alert_id = domain::FileId::new().to_string();
             let alert = a::Model {
-                id: domain::FileId::new().to_string(),
+                rule_enc: Some(app.seal_str("alerts", "rule_enc", &alert_id, f.rule)?),
+                id: alert_id,
                 patient_id: src.patient_id.to_owned(),
                 plan_id: plan.id.clone(),
                 doctor_id: plan.doctor_id.clone(),
                 observation_id: row.id.clone(),
                 severity: f.severity.as_str().to_owned(),
-                rule: f.rule.to_owned(),
                 state: "open".into(),
                 created_at: now,
                 acknowledged_at: None,
@@ -359,7 +376,7 @@ async fn store_reading(
         events
             .push(Event { recipients: vec![alert.doctor_id.clone()], payload: json!({"type": "alert", "alert": av}) });
     }
-    if let Some(e) = tasks::complete_for_reading(txn, src.patient_id, reading, &view.id, measured_at).await? {
+    if let Some(e) = tasks::complete_for_reading(app, txn, src.patient_id, reading, &view.id, measured_at).await? {
         events.push(e);
     }
     events.push(Event {
@@ -531,9 +548,9 @@ async fn alert_view(app: &App, row: a::Model, reading: Option<ObservationView>) 
     Ok(AlertView {
         patient_name: consultation::display_name(app, &app.store.db, &row.patient_id).await?,
         severity: row.severity.parse().unwrap_or(Severity::Warning),
+        rule: alert_rule(app, &row)?,
         id: row.id,
         patient: row.patient_id,
-        rule: row.rule,
         state: row.state,
         reading,
         created_at: row.created_at,
@@ -598,7 +615,8 @@ pub async fn acknowledge(app: &App, who: &Principal, ctx: &RequestCtx, id: &str)
             Some(who),
             "alert.acknowledge",
             Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
-            &row.rule,
+            // Not the rule: it names the condition, and audit events are stored in clear.
+            "ok",
         )
         .await?;
     }

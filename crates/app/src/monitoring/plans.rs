@@ -242,16 +242,28 @@ pub struct PlanView {
     pub created_at: DateTime<Utc>,
 }
 
+/// A plan's template key, opened (sealed with its title and lines: the key names the condition;
+/// issue 11 item 10).
+pub(crate) fn plan_template(app: &App, row: &p::Model) -> Result<String, AppError> {
+    app.open_opt("followup_plans", "template_enc", &row.id, row.template_enc.as_deref())
+}
+
+/// A plan's lines, opened.
+pub(crate) fn plan_measures(app: &App, row: &p::Model) -> Result<Vec<Measure>, AppError> {
+    let json = app.open_opt("followup_plans", "measures_enc", &row.id, row.measures_enc.as_deref())?;
+    Ok(serde_json::from_str(&json).unwrap_or_default())
+}
+
 pub(super) async fn plan_view(app: &App, row: p::Model) -> Result<PlanView, AppError> {
     Ok(PlanView {
         doctor_name: consultation::display_name(app, &app.store.db, &row.doctor_id).await?,
-        measures: serde_json::from_str(&row.measures).unwrap_or_default(),
+        measures: plan_measures(app, &row)?,
         thresholds: serde_json::from_str(&row.thresholds).unwrap_or_default(),
+        template: plan_template(app, &row)?,
+        title: app.open_opt("followup_plans", "title_enc", &row.id, row.title_enc.as_deref())?,
         id: row.id,
         patient_id: row.patient_id,
         doctor_id: row.doctor_id,
-        template: row.template,
-        title: row.title,
         state: row.state,
         created_at: row.created_at,
     })
@@ -299,7 +311,7 @@ pub async fn create_plan(
     let txn = app.store.begin_write().await?;
     // One active plan per template: a new one replaces the doctor's own; another doctor's stays.
     for old in repo::monitoring::active_plans(&txn, patient_id).await? {
-        if old.template != row.template || row.template == "custom" {
+        if plan_template(app, &old)? != base.key || base.key == "custom" {
             continue;
         }
         if old.doctor_id != who.user_id {
@@ -318,7 +330,8 @@ pub async fn create_plan(
         Some(who),
         "plan.create",
         Subject { patient_id: Some(patient_id), resource: Some(&row.id) },
-        &base.key,
+        // Not the template key: it names the condition, and audit events are stored in clear.
+        "ok",
     )
     .await?;
     txn.commit().await?;
@@ -335,13 +348,15 @@ pub(super) fn plan_row(
     measures: &[Measure],
     thresholds: &Thresholds,
 ) -> Result<p::Model, AppError> {
+    let id = domain::FileId::new().to_string();
+    let measures = serde_json::to_string(measures).map_err(|_| AppError::Internal("json"))?;
     Ok(p::Model {
-        id: domain::FileId::new().to_string(),
+        template_enc: Some(app.seal_str("followup_plans", "template_enc", &id, template)?),
+        title_enc: Some(app.seal_str("followup_plans", "title_enc", &id, title)?),
+        measures_enc: Some(app.seal_str("followup_plans", "measures_enc", &id, &measures)?),
+        id,
         patient_id: patient_id.to_owned(),
         doctor_id: doctor_id.to_owned(),
-        template: template.to_owned(),
-        title: title.to_owned(),
-        measures: serde_json::to_string(measures).map_err(|_| AppError::Internal("json"))?,
         thresholds: serde_json::to_string(thresholds).map_err(|_| AppError::Internal("json"))?,
         state: "active".into(),
         created_at: app.clock.now(),

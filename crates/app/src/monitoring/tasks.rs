@@ -138,7 +138,7 @@ pub(crate) async fn extend(app: &App, txn: &DatabaseTransaction, plan: &p::Model
     }
     let now = app.clock.now();
     let tz = zone_of(app, txn, &plan.patient_id).await?;
-    let measures: Vec<Measure> = serde_json::from_str(&plan.measures).unwrap_or_default();
+    let measures: Vec<Measure> = super::plans::plan_measures(app, plan)?;
     // A task due in the last day may still be open (downtime, a plan started late in the day).
     let from = plan.created_at.max(now - Duration::days(1));
     let until = now + Duration::days(HORIZON_DAYS);
@@ -159,8 +159,10 @@ pub(crate) async fn extend(app: &App, txn: &DatabaseTransaction, plan: &p::Model
             if close <= now {
                 continue;
             }
+            let id = uuid::Uuid::now_v7().to_string();
             let task = t::Model {
-                id: uuid::Uuid::now_v7().to_string(),
+                label_enc: Some(app.seal_str("care_tasks", "label_enc", &id, &label_of(m))?),
+                id,
                 plan_id: plan.id.clone(),
                 patient_id: plan.patient_id.clone(),
                 doctor_id: plan.doctor_id.clone(),
@@ -168,7 +170,6 @@ pub(crate) async fn extend(app: &App, txn: &DatabaseTransaction, plan: &p::Model
                 kind: if m.visit.is_some() { "visit" } else { "reading" }.into(),
                 measure: m.kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
                 context: m.context.map(|c| c.as_str().to_owned()),
-                label: label_of(m),
                 due_at: due,
                 close_at: close,
                 state: "pending".into(),
@@ -227,13 +228,14 @@ pub(crate) async fn remind_many(
 async fn reminder_for(app: &App, txn: &DatabaseTransaction, task: &t::Model) -> Result<NewNotification, AppError> {
     Ok(if task.kind == "visit" {
         let patient = consultation::display_name(app, txn, &task.patient_id).await?;
+        let label = task_label(app, task)?;
         NewNotification {
             user_id: task.doctor_id.clone(),
             kind: "visit.due",
             title: Bilingual::new(format!("随访到期：{patient}"), format!("Follow-up due: {patient}")),
             body: Bilingual::new(
-                format!("{} — 可一键发起随访问诊。", task.label),
-                format!("{} — start it as a consultation in one click.", task.label),
+                format!("{label} — 可一键发起随访问诊。"),
+                format!("{label} — start it as a consultation in one click."),
             ),
             link: Some(format!("/patients/{}/care", task.patient_id)),
             urgent: false,
@@ -274,12 +276,16 @@ pub(crate) async fn close(app: &App, txn: &DatabaseTransaction, task_id: &str) -
     }
     task.state = "missed".into();
     repo::care::update_task(txn, task.clone()).await?;
-    Ok(vec![Event { recipients: vec![task.patient_id.clone()], payload: json!({"type": "task", "task": view(task)}) }])
+    Ok(vec![Event {
+        recipients: vec![task.patient_id.clone()],
+        payload: json!({"type": "task", "task": view(app, task)?}),
+    }])
 }
 
 /// A reading completes the patient's pending task for it whose window holds its time (the one due
 /// nearest to it): on time within two hours of the due time, else late.
 pub(crate) async fn complete_for_reading(
+    app: &App,
     txn: &DatabaseTransaction,
     patient_id: &str,
     reading: &Reading,
@@ -303,7 +309,10 @@ pub(crate) async fn complete_for_reading(
     task.completed_at = Some(measured_at);
     task.observation_id = Some(observation_id.to_owned());
     repo::care::update_task(txn, task.clone()).await?;
-    Ok(Some(Event { recipients: vec![patient_id.to_owned()], payload: json!({"type": "task", "task": view(task)}) }))
+    Ok(Some(Event {
+        recipients: vec![patient_id.to_owned()],
+        payload: json!({"type": "task", "task": view(app, task)?}),
+    }))
 }
 
 /// One task as pages show it.
@@ -325,21 +334,26 @@ pub struct TaskView {
     pub consultation_id: Option<String>,
 }
 
-pub(crate) fn view(t: t::Model) -> TaskView {
-    TaskView {
+/// A task's label, opened (sealed: a visit's name is free text; issue 11 item 10).
+fn task_label(app: &App, t: &t::Model) -> Result<String, AppError> {
+    app.open_opt("care_tasks", "label_enc", &t.id, t.label_enc.as_deref())
+}
+
+pub(crate) fn view(app: &App, t: t::Model) -> Result<TaskView, AppError> {
+    Ok(TaskView {
+        label: task_label(app, &t)?,
         id: t.id,
         plan_id: t.plan_id,
         patient_id: t.patient_id,
         kind: t.kind,
         measure: t.measure,
         context: t.context,
-        label: t.label,
         due_at: t.due_at,
         close_at: t.close_at,
         state: t.state,
         completed_at: t.completed_at,
         consultation_id: t.consultation_id,
-    }
+    })
 }
 
 /// A patient's tasks due in `[from, to)` (the patient and their care team).
@@ -351,7 +365,7 @@ pub async fn tasks(
     to: DateTime<Utc>,
 ) -> Result<Vec<TaskView>, AppError> {
     require_care(app, who, patient_id).await?;
-    Ok(repo::care::tasks_of_patient(&app.store.db, patient_id, from, to).await?.into_iter().map(view).collect())
+    repo::care::tasks_of_patient(&app.store.db, patient_id, from, to).await?.into_iter().map(|t| view(app, t)).collect()
 }
 
 /// A follow-up visit due for one of the doctor's patients.
@@ -377,7 +391,7 @@ pub async fn due_visits(app: &App, who: &Principal) -> Result<Vec<DueVisit>, App
     for task in repo::care::due_visits(db, &who.user_id, end_of_today - Duration::seconds(1)).await? {
         out.push(DueVisit {
             patient_name: consultation::display_name(app, db, &task.patient_id).await?,
-            task: view(task),
+            task: view(app, task)?,
         });
     }
     Ok(out)
@@ -402,7 +416,7 @@ pub async fn start_visit(app: &App, who: &Principal, ctx: &RequestCtx, task_id: 
     }
     let opening = format!(
         "【随访 Follow-up】{}：您好，我们来回顾一下最近的情况。 Hello — let's review how you have been.",
-        task.label
+        task_label(app, &task)?
     );
     let (row, recipients) = consultation::start_followup(app, &txn, who, &task.patient_id, &opening).await?;
     task.state = if now <= task.due_at + Duration::days(VISIT_ON_TIME_DAYS) { "done" } else { "late" }.into();

@@ -80,12 +80,14 @@ async fn outgoing(app: &App, dl: &d::Model) -> Result<Option<Outgoing>, AppError
         }
         _ => None,
     };
+    let Some(to) = to else { return Ok(None) };
+    let (subject, body) = super::texts(app, &n)?;
     let base = app.config.public_url.trim_end_matches('/');
-    Ok(to.map(|to| Outgoing {
+    Ok(Some(Outgoing {
         delivery_id: dl.id.clone(),
         to,
-        subject: n.title,
-        body: n.body,
+        subject,
+        body,
         link: Some(format!("{base}/inbox/{}?via={}", n.id, dl.channel)),
     }))
 }

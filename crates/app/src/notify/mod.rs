@@ -93,13 +93,27 @@ pub struct NotificationView {
     pub channels: BTreeMap<String, String>,
 }
 
-fn view(row: n::Model, deliveries: &[d::Model]) -> NotificationView {
+/// The recipient's view of a stored notification (title and body opened: S1, issue 11 item 10).
+fn view(app: &App, row: n::Model, deliveries: &[d::Model]) -> Result<NotificationView, AppError> {
+    let (title, body) = texts(app, &row)?;
+    Ok(view_of(row, title, body, deliveries))
+}
+
+/// A notification's title and body, opened.
+pub(crate) fn texts(app: &App, row: &n::Model) -> Result<(String, String), AppError> {
+    Ok((
+        app.open_opt("notifications", "title_enc", &row.id, row.title_enc.as_deref())?,
+        app.open_opt("notifications", "body_enc", &row.id, row.body_enc.as_deref())?,
+    ))
+}
+
+fn view_of(row: n::Model, title: String, body: String, deliveries: &[d::Model]) -> NotificationView {
     NotificationView {
         channels: deliveries.iter().map(|d| (d.channel.clone(), d.state.clone())).collect(),
         id: row.id,
         kind: row.kind,
-        title: row.title,
-        body: row.body,
+        title,
+        body,
         link: row.link,
         urgent: row.urgent,
         created_at: row.created_at,
@@ -155,12 +169,15 @@ pub async fn notify_many(
     for new in news {
         let user = users.get(&new.user_id).ok_or(AppError::NotFound)?;
         let prefs = prefs_of.get(&new.user_id).unwrap_or(&default_prefs);
+        let id = uuid::Uuid::now_v7().to_string();
+        let title: String = new.title.pick(&user.locale).chars().take(200).collect();
+        let body: String = new.body.pick(&user.locale).chars().take(2000).collect();
         let row = n::Model {
-            id: uuid::Uuid::now_v7().to_string(),
+            title_enc: Some(app.seal_str("notifications", "title_enc", &id, &title)?),
+            body_enc: Some(app.seal_str("notifications", "body_enc", &id, &body)?),
+            id,
             user_id: new.user_id.clone(),
             kind: new.kind.to_owned(),
-            title: new.title.pick(&user.locale).chars().take(200).collect(),
-            body: new.body.pick(&user.locale).chars().take(2000).collect(),
             link: new.link,
             urgent: new.urgent,
             subject_id: new.subject_id,
@@ -182,7 +199,7 @@ pub async fn notify_many(
         let quiet = !row.urgent && held_until > now;
         events.push(Event {
             recipients: vec![new.user_id],
-            payload: json!({"type": "notification", "notification": view(row.clone(), &mine), "quiet": quiet}),
+            payload: json!({"type": "notification", "notification": view_of(row.clone(), title, body, &mine), "quiet": quiet}),
         });
         rows.push(row);
         deliveries.extend(mine);
@@ -203,7 +220,7 @@ pub async fn inbox(
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let deliveries = repo::care::deliveries_of(db, &row.id).await?;
-        out.push(view(row, &deliveries));
+        out.push(view(app, row, &deliveries)?);
     }
     Ok((out, repo::care::unread_count(db, &who.user_id).await?))
 }
@@ -252,7 +269,7 @@ pub async fn open(app: &App, who: &Principal, id: &str, via: Option<&str>) -> Re
         }
     }
     txn.commit().await?;
-    Ok(view(row, &deliveries))
+    view(app, row, &deliveries)
 }
 
 /// Marks all of the caller's notifications read.

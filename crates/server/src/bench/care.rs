@@ -110,7 +110,7 @@ async fn setup(app: &app::App, dir: &Directory, devices: usize) -> anyhow::Resul
         let txn = app.store.begin_write().await?;
         for (k, patient) in ids.iter().enumerate() {
             let i = chunk * (SEED_CHUNK / 2) + k;
-            repo::monitoring::insert_plan(&txn, plan_row(patient, &doctor.user_id, now)?).await?;
+            repo::monitoring::insert_plan(&txn, plan_row(&keys, patient, &doctor.user_id, now)?).await?;
             let id = format!("bench-bp-{i:06}");
             let secret = uuid::Uuid::new_v4().simple().to_string();
             let aad = crypto::Aad { table: "devices", column: "secret_enc", row_id: &id };
@@ -119,7 +119,10 @@ async fn setup(app: &app::App, dir: &Directory, devices: usize) -> anyhow::Resul
                 id: id.clone(),
                 patient_id: patient.clone(),
                 kind: "blood-pressure".into(),
-                label: "基准血压计 Bench BP monitor".into(),
+                label_enc: Some(keys.encrypt(
+                    "基准血压计 Bench BP monitor".as_bytes(),
+                    &crypto::Aad { table: "devices", column: "label_enc", row_id: &id },
+                )?),
                 paired_by: doctor.user_id.clone(),
                 paired_at: now,
                 revoked_at: None,

@@ -130,7 +130,7 @@ async fn approve(app: &app::App, dir: &Directory, user_id: &str) -> anyhow::Resu
         employment_file_id: String::new(),
         status: "approved".into(),
         reviewer_id: None,
-        review_reason: None,
+        review_reason_enc: None,
         submitted_at: now,
         reviewed_at: Some(now),
     };
@@ -205,20 +205,25 @@ pub(super) async fn seed_users(app: &app::App, tag: &str, role: &str, n: usize) 
 }
 
 /// An active hypertension plan (the built-in template: blood pressure at 07:00 and 19:00, weight
-/// weekly, a monthly review; guideline thresholds) run by `doctor`.
+/// weekly, a monthly review; guideline thresholds) run by `doctor`; sealed as the app seals it.
 pub(super) fn plan_row(
+    keys: &crypto::KeyRing,
     patient: &str,
     doctor: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<entity::followup_plan::Model> {
     let t = app::monitoring::plans::builtin("hypertension").context("the hypertension template is missing")?;
+    let id = domain::FileId::new().to_string();
+    let seal = |column: &str, text: &str| -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(Some(keys.encrypt(text.as_bytes(), &crypto::Aad { table: "followup_plans", column, row_id: &id })?))
+    };
     Ok(entity::followup_plan::Model {
-        id: domain::FileId::new().to_string(),
+        template_enc: seal("template_enc", &t.key)?,
+        title_enc: seal("title_enc", &t.title)?,
+        measures_enc: seal("measures_enc", &serde_json::to_string(&t.measures)?)?,
+        id,
         patient_id: patient.to_owned(),
         doctor_id: doctor.to_owned(),
-        template: t.key,
-        title: t.title,
-        measures: serde_json::to_string(&t.measures)?,
         thresholds: serde_json::to_string(&t.thresholds)?,
         state: "active".into(),
         created_at: now,

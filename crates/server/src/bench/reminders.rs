@@ -88,16 +88,20 @@ async fn seed(app: &app::App, tag: &str, n: usize, spread: Duration, lead: Durat
     let count = i64::try_from(n).unwrap_or(i64::MAX).max(1);
     let mut reminders = Vec::with_capacity(n);
     let per_txn = SEED_CHUNK / 2;
+    let keys = app.keys.current();
     for (chunk, ids) in patients.chunks(per_txn).enumerate() {
         let now = Utc::now();
         let txn = app.store.begin_write().await?;
         for (k, patient) in ids.iter().enumerate() {
             let i = i64::try_from(chunk * per_txn + k).unwrap_or(0);
-            let plan = plan_row(patient, &doctor, now)?;
+            let plan = plan_row(&keys, patient, &doctor, now)?;
             let due = first_due + chrono::Duration::microseconds(span * i / count);
             let close = due + chrono::Duration::hours(12);
+            let task_id = uuid::Uuid::now_v7().to_string();
+            let label_aad = crypto::Aad { table: "care_tasks", column: "label_enc", row_id: &task_id };
             let task = entity::care_task::Model {
-                id: uuid::Uuid::now_v7().to_string(),
+                label_enc: Some(keys.encrypt("血压 blood pressure".as_bytes(), &label_aad)?),
+                id: task_id.clone(),
                 plan_id: plan.id.clone(),
                 patient_id: patient.clone(),
                 doctor_id: doctor.clone(),
@@ -105,7 +109,6 @@ async fn seed(app: &app::App, tag: &str, n: usize, spread: Duration, lead: Durat
                 kind: "reading".into(),
                 measure: "blood-pressure".into(),
                 context: None,
-                label: "血压 blood pressure".into(),
                 due_at: due,
                 close_at: close,
                 state: "pending".into(),

@@ -154,7 +154,7 @@ fn build_batch(
             kind: "follow_up".into(),
             priority: false,
             prior_diagnosis_enc: None,
-            red_flags: String::new(),
+            red_flags_enc: None,
             created_at: created,
             first_response_due_at: created + chrono::Duration::hours(24),
             first_response_at: Some(created + chrono::Duration::minutes(2)),
@@ -178,8 +178,10 @@ async fn write_batch(app: &app::App, b: Batch) -> anyhow::Result<()> {
     }
     store::repo::consultation::insert_messages(&txn, b.messages).await?;
     store::repo::search::index_batch(&txn, &b.tokens).await?;
+    let keys = app.keys.current();
     for (id, code) in b.diagnoses {
-        store::repo::consultation::set_diagnoses(&txn, &id, &[code]).await?;
+        let rows = app::seal::diagnosis_rows(&keys, &id, &[code]).context("seal diagnosis")?;
+        store::repo::consultation::set_diagnoses(&txn, &id, rows).await?;
     }
     txn.commit().await?;
     Ok(())

@@ -13,7 +13,8 @@ pub struct Model {
     pub observation_id: String,
     /// `warning` or `urgent`.
     pub severity: String,
-    pub rule: String,
+    /// Sealed (issue 11 item 10): the rule names the condition (`glucose_low`, …).
+    pub rule_enc: Option<Vec<u8>>,
     /// `open`, `acknowledged`.
     pub state: String,
     pub created_at: DateTimeUtc,

@@ -15,7 +15,8 @@ pub struct Model {
     pub kind: String,
     pub measure: String,
     pub context: Option<String>,
-    pub label: String,
+    /// Sealed (issue 11 item 10): a visit's name is free text from the plan.
+    pub label_enc: Option<Vec<u8>>,
     pub due_at: DateTimeUtc,
     pub close_at: DateTimeUtc,
     /// `pending`, `done`, `late`, `missed`, `cancelled`.

@@ -16,7 +16,8 @@ pub struct Model {
     pub priority: bool,
     pub complaint_enc: Vec<u8>,
     pub prior_diagnosis_enc: Option<Vec<u8>>,
-    pub red_flags: String,
+    /// Sealed comma-separated red-flag categories (issue 11 item 10); `None` when none was raised.
+    pub red_flags_enc: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     pub first_response_due_at: DateTimeUtc,
     pub first_response_at: Option<DateTimeUtc>,

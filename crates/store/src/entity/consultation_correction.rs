@@ -12,8 +12,8 @@ pub struct Model {
     pub author_id: String,
     pub reason_enc: Vec<u8>,
     pub summary_enc: Vec<u8>,
-    /// ICD-10 codes, comma-separated.
-    pub diagnoses: String,
+    /// Sealed comma-separated ICD-10 codes (issue 11 item 10).
+    pub diagnoses_enc: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
 }
 

@@ -1,4 +1,6 @@
-//! Table `consultation_diagnoses`.
+//! Table `consultation_diagnoses`: the ICD-10 codes a consultation was closed with (C1, C2). The code
+//! is sealed; `code_bidx` (the whole code) and `category_bidx` (the part before the dot) are keyed
+//! blind indexes, so search by code or category works without the code in clear (issue 11 item 10).
 
 use sea_orm::entity::prelude::*;
 
@@ -6,9 +8,11 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "consultation_diagnoses")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
     pub consultation_id: String,
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub code: String,
+    pub code_enc: Vec<u8>,
+    pub code_bidx: String,
+    pub category_bidx: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

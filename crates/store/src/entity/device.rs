@@ -10,7 +10,8 @@ pub struct Model {
     pub id: String,
     pub patient_id: String,
     pub kind: String,
-    pub label: String,
+    /// Sealed (issue 11 item 10): people name devices after the patient.
+    pub label_enc: Option<Vec<u8>>,
     /// The per-device secret, sealed.
     pub secret_enc: Vec<u8>,
     pub paired_by: String,

@@ -18,7 +18,8 @@ pub struct Model {
     pub employment_file_id: String,
     pub status: String,
     pub reviewer_id: Option<String>,
-    pub review_reason: Option<String>,
+    /// Sealed (issue 11 item 10).
+    pub review_reason_enc: Option<Vec<u8>>,
     pub submitted_at: DateTimeUtc,
     pub reviewed_at: Option<DateTimeUtc>,
 }

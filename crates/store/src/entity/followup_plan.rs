@@ -9,11 +9,11 @@ pub struct Model {
     pub id: String,
     pub patient_id: String,
     pub doctor_id: String,
-    /// `hypertension`, `diabetes`, `custom`.
-    pub template: String,
-    pub title: String,
-    /// JSON: reading kinds and how often.
-    pub measures: String,
+    /// Sealed (issue 11 item 10): the template key (`hypertension`, `diabetes`, `custom`) names the
+    /// condition; the title and the lines (JSON: reading kinds, visits by name, how often) too.
+    pub template_enc: Option<Vec<u8>>,
+    pub title_enc: Option<Vec<u8>>,
+    pub measures_enc: Option<Vec<u8>>,
     /// JSON: `domain::reading::Thresholds`.
     pub thresholds: String,
     /// `active`, `ended`.

@@ -32,6 +32,7 @@ pub mod plan_template;
 pub mod red_flag_term;
 pub mod role_invitation;
 pub mod saved_article;
+pub mod seal_backlog;
 pub mod session;
 pub mod user;
 pub mod user_role;

@@ -9,8 +9,9 @@ pub struct Model {
     pub id: String,
     pub user_id: String,
     pub kind: String,
-    pub title: String,
-    pub body: String,
+    /// Sealed (S1, issue 11 item 10): titles and bodies name the patient and the reading.
+    pub title_enc: Option<Vec<u8>>,
+    pub body_enc: Option<Vec<u8>>,
     pub link: Option<String>,
     pub urgent: bool,
     pub subject_id: Option<String>,

@@ -18,6 +18,7 @@ mod m0012_monitoring;
 mod m0013_care;
 mod m0014_job_claim_index;
 mod m0015_role_scopes;
+mod m0016_seal_clinical_text;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_care::Migration),
             Box::new(m0014_job_claim_index::Migration),
             Box::new(m0015_role_scopes::Migration),
+            Box::new(m0016_seal_clinical_text::Migration),
         ]
     }
 }

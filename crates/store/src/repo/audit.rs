@@ -2,14 +2,16 @@
 //! action they describe. Each event's `hash` is a keyed HMAC over the previous hash and the event's
 //! canonical bytes, so a row that is changed, deleted, inserted or reordered breaks the chain, and
 //! nobody without the audit key can forge a consistent replacement. `audit_head` holds the last
-//! sequence number and hash, which also exposes truncation of the tail.
+//! sequence number and hash, which also exposes truncation of the tail. Every chain holds a sealed
+//! genesis event ([`GENESIS_ACTION`], written when the key ring is bound), so an emptied log does not
+//! verify either (issue 11 item 9).
 
 use chrono::{DateTime, SubsecRound, Utc};
 use crypto::KeyRing;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{Alias, Expr, ExprTrait, Query},
 };
 use serde::Serialize;
 
@@ -26,6 +28,27 @@ pub struct NewAuditEvent {
     pub outcome: String,
     pub client_addr: Option<String>,
     pub request_id: Option<String>,
+}
+
+/// The action of the sealed event that opens a chain, or anchors one begun before genesis events
+/// existed (issue 11 item 9). A chain without one is broken: without it an emptied log (events
+/// deleted, head reset) would verify as "0 events".
+pub const GENESIS_ACTION: &str = "audit.genesis";
+
+/// The sequence number of the first genesis event, if any (index `ix_audit_action`).
+pub async fn genesis_seq(db: &impl ConnectionTrait) -> Result<Option<i64>, StoreError> {
+    Ok(audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq(GENESIS_ACTION))
+        .order_by_asc(audit_event::Column::Seq)
+        .one(db)
+        .await?
+        .map(|e| e.seq))
+}
+
+/// Whether any account exists: a database with accounts has audit events (registration is audited).
+pub async fn has_users(db: &impl ConnectionTrait) -> Result<bool, StoreError> {
+    let q = Query::select().expr(Expr::cust("1")).from(Alias::new("users")).limit(1).to_owned();
+    Ok(db.query_one(&q).await?.is_some())
 }
 
 /// The fields that are hashed, in a fixed order.
@@ -125,6 +148,7 @@ pub async fn verify(db: &impl ConnectionTrait, keys: &KeyRing) -> Result<VerifyR
     let mut prev_seq = 0_i64;
     let mut prev_hash = "0".repeat(64);
     let mut count = 0_u64;
+    let mut genesis = false;
     loop {
         let page = audit_event::Entity::find()
             .filter(audit_event::Column::Seq.gt(prev_seq))
@@ -145,6 +169,7 @@ pub async fn verify(db: &impl ConnectionTrait, keys: &KeyRing) -> Result<VerifyR
             if link_hash(keys, &prev_hash, &ev) != ev.hash {
                 return broken("hash mismatch: this event was altered");
             }
+            genesis |= ev.action == GENESIS_ACTION;
             prev_seq = ev.seq;
             prev_hash = ev.hash;
         }
@@ -171,6 +196,14 @@ pub async fn verify(db: &impl ConnectionTrait, keys: &KeyRing) -> Result<VerifyR
                 reason: "chain head mismatch: events at the end were deleted",
             }),
         });
+    }
+    if !genesis {
+        let reason = if count == 0 && has_users(db).await? {
+            "empty audit log on a database with accounts: its events were deleted"
+        } else {
+            "no sealed genesis: the start of the audit log was removed"
+        };
+        return Ok(VerifyReport { events: count, broken: Some(BrokenLink { seq: 1, reason }) });
     }
     Ok(VerifyReport { events: count, broken: None })
 }

@@ -3,8 +3,8 @@
 //! claimed it — the doctors of its department.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
 };
 
 use crate::{
@@ -155,28 +155,32 @@ pub async fn messages_after(
         .await?)
 }
 
+/// Replaces the consultation's diagnoses with `rows` (sealed codes and their blind indexes, built
+/// by the caller: the store holds no keys).
 pub async fn set_diagnoses(
     db: &impl ConnectionTrait,
     consultation_id: &str,
-    codes: &[String],
+    rows: Vec<d::Model>,
 ) -> Result<(), StoreError> {
     d::Entity::delete_many().filter(d::Column::ConsultationId.eq(consultation_id)).exec(db).await?;
-    for code in codes {
-        let am = d::ActiveModel { consultation_id: Set(consultation_id.to_owned()), code: Set(code.clone()) };
-        d::Entity::insert(am).exec_without_returning(db).await?;
+    insert_diagnoses(db, rows).await
+}
+
+/// Inserts diagnosis rows; a code the consultation already has (same blind index) is skipped, so the
+/// backlog conversion can run twice.
+pub async fn insert_diagnoses(db: &impl ConnectionTrait, rows: Vec<d::Model>) -> Result<(), StoreError> {
+    for chunk in rows.chunks(500) {
+        d::Entity::insert_many(chunk.iter().cloned().map(IntoActiveModel::into_active_model))
+            .on_conflict(OnConflict::columns([d::Column::ConsultationId, d::Column::CodeBidx]).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }
 
-pub async fn diagnoses(db: &impl ConnectionTrait, consultation_id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(d::Entity::find()
-        .filter(d::Column::ConsultationId.eq(consultation_id))
-        .order_by_asc(d::Column::Code)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|x| x.code)
-        .collect())
+/// The consultation's diagnosis rows (codes sealed; the caller opens and sorts them).
+pub async fn diagnoses(db: &impl ConnectionTrait, consultation_id: &str) -> Result<Vec<d::Model>, StoreError> {
+    Ok(d::Entity::find().filter(d::Column::ConsultationId.eq(consultation_id)).all(db).await?)
 }
 
 /// Raises a participant's delivered/read positions (never lowers them).

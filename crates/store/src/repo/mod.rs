@@ -21,6 +21,7 @@ pub mod patient;
 pub mod red_flag;
 pub mod reencrypt;
 pub mod scope;
+pub mod seal;
 pub mod search;
 pub mod session;
 pub mod user;

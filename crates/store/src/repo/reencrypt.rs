@@ -30,6 +30,24 @@ pub const ENCRYPTED_COLUMNS: &[(&str, &str, &str)] = &[
     ("annotations", "attachment_id", "shapes_enc"),
     ("consultation_corrections", "id", "reason_enc"),
     ("consultation_corrections", "id", "summary_enc"),
+    // Sealed since D5/E3/F3 but missing here, so rotation left them behind (found for issue 11).
+    ("call_participants", "id", "name_enc"),
+    ("devices", "id", "secret_enc"),
+    ("observations", "id", "values_enc"),
+    ("notification_prefs", "user_id", "email_enc"),
+    // Issue 11 item 10.
+    ("consultation_corrections", "id", "diagnoses_enc"),
+    ("consultations", "id", "red_flags_enc"),
+    ("consultation_diagnoses", "id", "code_enc"),
+    ("notifications", "id", "title_enc"),
+    ("notifications", "id", "body_enc"),
+    ("followup_plans", "id", "template_enc"),
+    ("followup_plans", "id", "title_enc"),
+    ("followup_plans", "id", "measures_enc"),
+    ("devices", "id", "label_enc"),
+    ("care_tasks", "id", "label_enc"),
+    ("alerts", "id", "rule_enc"),
+    ("doctor_verifications", "id", "review_reason_enc"),
 ];
 
 /// Outcome of one pass.

@@ -60,8 +60,9 @@ pub struct SearchQuery {
     pub tokens: Vec<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// An ICD-10 code or a prefix of one (e.g. `I10`, `E11`).
-    pub icd: Option<String>,
+    /// The blind index of an ICD-10 code or category (e.g. `I10`, `E11`): matches that code, and
+    /// every code of that category (issue 11 item 10: codes are sealed, only their indexes compare).
+    pub icd_bidx: Option<String>,
     pub limit: u64,
 }
 
@@ -91,14 +92,14 @@ pub async fn search(
             .to_owned();
         find = find.filter(Expr::exists(sub));
     }
-    if let Some(icd) = q.icd.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(h) = q.icd_bidx.as_deref().filter(|s| !s.is_empty()) {
         let sub = Query::select()
             .column(Alias::new("consultation_id"))
             .from(Alias::new("consultation_diagnoses"))
             .cond_where(
                 Condition::any()
-                    .add(Expr::col(Alias::new("code")).eq(icd.to_owned()))
-                    .add(Expr::col(Alias::new("code")).like(format!("{icd}.%"))),
+                    .add(Expr::col(Alias::new("code_bidx")).eq(h.to_owned()))
+                    .add(Expr::col(Alias::new("category_bidx")).eq(h.to_owned())),
             )
             .to_owned();
         find = find.filter(c::Column::Id.in_subquery(sub));
