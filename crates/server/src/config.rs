@@ -77,7 +77,7 @@ impl Default for MonitoringConfig {
 }
 
 /// The MQTT broker devices publish readings to (D5; docs/DEVICES.md). Empty `broker` = off.
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct MqttConfig {
     /// `host:port`, e.g. `127.0.0.1:1883`.
@@ -86,6 +86,24 @@ pub struct MqttConfig {
     pub client_id: String,
     pub username: String,
     pub password: String,
+    /// Largest payload stored; bigger messages are dropped and logged (issue 11 item 2).
+    pub max_payload_bytes: usize,
+    /// How long the broker queues readings for a node that is away.
+    pub session_expiry_secs: u32,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        let d = app::monitoring::mqtt::MqttConfig::default();
+        Self {
+            broker: d.broker,
+            client_id: d.client_id,
+            username: d.username,
+            password: d.password,
+            max_payload_bytes: d.max_payload_bytes,
+            session_expiry_secs: d.session_expiry_secs,
+        }
+    }
 }
 
 /// ICE servers for calls (F3). TURN credentials are minted per user from `turn_secret` in coturn's
