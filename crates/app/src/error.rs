@@ -27,6 +27,9 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Conflict(&'static str),
+    /// A bounded resource stayed taken for as long as a request may wait (issue 11 item 3).
+    #[error("The server is busy; please try again in a moment.")]
+    Busy,
     #[error("The security token of this form expired. Reload the page and try again.")]
     Csrf,
     #[error("internal error")]
@@ -55,6 +58,7 @@ impl AppError {
             Self::NotVerified => "doctor_not_verified",
             Self::NotFound => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::Busy => "busy",
             Self::Csrf => "csrf_failed",
             Self::Internal(_) | Self::Store(_) | Self::Crypto(_) => "internal",
         }

@@ -59,6 +59,36 @@ pub struct AppConfig {
     pub alert_escalation_secs: i64,
     /// The address people reach this server at, for links in e-mails and SMS (E3).
     pub public_url: String,
+    /// Bounded resources (issue 11): image decoding, alert repeats, SMS per recipient.
+    pub limits: Limits,
+}
+
+/// Resource limits (issue 11 items 3 and 16; docs/OPERATIONS.md "Resource limits").
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Images with more pixels than this are refused from their header, before decoding.
+    pub image_max_pixels: u64,
+    /// Images decoded at once (thumbnails, PDF exports); more wait for a slot.
+    pub image_decode_slots: usize,
+    /// How long a request waits for a decode slot before it answers `busy`.
+    pub image_decode_wait_secs: u64,
+    /// A repeat of an open alert's rule for the same patient within this many seconds of the alert
+    /// updates it instead of raising (and notifying) a new one; 0 turns collapsing off.
+    pub alert_repeat_window_secs: i64,
+    /// SMS a recipient gets within any hour at most; beyond it a notification is in-app only.
+    pub sms_per_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            image_max_pixels: 40_000_000,
+            image_decode_slots: 2,
+            image_decode_wait_secs: 30,
+            alert_repeat_window_secs: 30 * 60,
+            sms_per_hour: 10,
+        }
+    }
 }
 
 impl Default for AppConfig {
@@ -74,6 +104,7 @@ impl Default for AppConfig {
             recording_retention_years: 3,
             alert_escalation_secs: 10 * 60,
             public_url: "http://127.0.0.1:8080".into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -90,6 +121,8 @@ pub struct App {
     pub blobs: store::blob::BlobStore,
     /// Configured e-mail / SMS channels (E3); empty: in-app only.
     pub outbound: Arc<notify::Outbound>,
+    /// Slots for decoding images (issue 11 item 3): bounds the memory decodes take together.
+    pub decode_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -100,10 +133,12 @@ impl App {
         config: AppConfig,
         blobs: store::blob::BlobStore,
     ) -> Self {
+        let decode_slots = Arc::new(tokio::sync::Semaphore::new(config.limits.image_decode_slots.max(1)));
         Self {
             store,
             keys: Arc::new(keys::KeyHandle::new(keys)),
             clock,
+            decode_slots,
             config: Arc::new(config),
             bus: Arc::new(bus::LocalBus::default()),
             blobs,

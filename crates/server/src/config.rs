@@ -20,6 +20,30 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     pub email: EmailConfig,
     pub sms: SmsConfig,
+    pub images: ImagesConfig,
+}
+
+/// Image decoding limits (issue 11 item 3; docs/OPERATIONS.md "Resource limits").
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ImagesConfig {
+    /// Photos with more pixels are refused (`image_too_large`) from their header.
+    pub max_pixels: u64,
+    /// Images decoded at once (upload thumbnails, PDF exports).
+    pub decode_slots: usize,
+    /// How long a request waits for a slot before answering `busy` (503).
+    pub decode_wait_secs: u64,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        let d = app::Limits::default();
+        Self {
+            max_pixels: d.image_max_pixels,
+            decode_slots: d.image_decode_slots,
+            decode_wait_secs: d.image_decode_wait_secs,
+        }
+    }
 }
 
 /// E-mail notifications over SMTP (E3). Empty `host` = off.
@@ -51,7 +75,7 @@ impl Default for EmailConfig {
 
 /// SMS notifications through the hospital's HTTP gateway (E3; contract in docs/OPERATIONS.md).
 /// Empty `url` = off.
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SmsConfig {
     pub url: String,
@@ -60,6 +84,21 @@ pub struct SmsConfig {
     pub sender: String,
     /// The bearer token the gateway presents when it posts delivery receipts.
     pub receipt_token: String,
+    /// SMS one person gets within any hour at most; beyond it notifications are in-app only
+    /// (issue 11 item 16). 0 = no cap.
+    pub max_per_hour: u32,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            token: String::new(),
+            sender: String::new(),
+            receipt_token: String::new(),
+            max_per_hour: app::Limits::default().sms_per_hour,
+        }
+    }
 }
 
 /// Chronic-care monitoring (D4).
@@ -68,11 +107,15 @@ pub struct SmsConfig {
 pub struct MonitoringConfig {
     /// An urgent alert not acknowledged within this many seconds goes to the doctor's team (≥ 60).
     pub alert_escalation_secs: i64,
+    /// A repeat of an open alert's rule for the same patient within this many seconds of the alert
+    /// joins it (count, latest reading) instead of raising and notifying again; 0 = off (issue 11
+    /// item 16).
+    pub alert_repeat_window_secs: i64,
 }
 
 impl Default for MonitoringConfig {
     fn default() -> Self {
-        Self { alert_escalation_secs: 600 }
+        Self { alert_escalation_secs: 600, alert_repeat_window_secs: app::Limits::default().alert_repeat_window_secs }
     }
 }
 
@@ -224,6 +267,7 @@ impl Default for Config {
             monitoring: MonitoringConfig::default(),
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
+            images: ImagesConfig::default(),
         }
     }
 }
@@ -306,6 +350,13 @@ impl Config {
                 format!("http://{}", self.server.listen)
             } else {
                 self.server.public_url.clone()
+            },
+            limits: app::Limits {
+                image_max_pixels: self.images.max_pixels,
+                image_decode_slots: self.images.decode_slots.max(1),
+                image_decode_wait_secs: self.images.decode_wait_secs,
+                alert_repeat_window_secs: self.monitoring.alert_repeat_window_secs.max(0),
+                sms_per_hour: self.sms.max_per_hour,
             },
             ..app::AppConfig::default()
         }

@@ -31,6 +31,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         | AppError::Csrf => StatusCode::FORBIDDEN,
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal(_) | AppError::Store(_) | AppError::Crypto(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
