@@ -115,6 +115,7 @@ pub(super) async fn ceiling(
                 device_id: None,
                 reading_id: None,
                 above_target: false,
+                alert_id: None,
             };
             repo::monitoring::insert_observation(&txn, row).await?;
         }
