@@ -2,7 +2,9 @@
 //
 // The demo doctor runs the demo patient's hypertension plan; the demo BP monitor (`demo-bp-1`) sends
 // an urgent reading over HTTP while the doctor has an unrelated page open; the alert appears on that
-// page at once, and acknowledging it removes it (and from `GET /api/v1/alerts`).
+// page at once; a second urgent reading joins the same alert (issue 11 item 16): the banner shows the
+// latest value and the count, as does the patient's care panel; acknowledging it removes it (and from
+// `GET /api/v1/alerts`).
 // Screenshots: artifacts/monitor-*.png.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -33,16 +35,30 @@ test('an urgent device reading reaches the doctor\'s open page and is acknowledg
   await d.goto(`${server.base}/consultations`);
   assert.equal(await d.locator('.monitor-alert').count(), 0);
 
-  const r = await fetch(`${server.base}/api/v1/device-readings`, {
-    method: 'POST',
-    headers: { authorization: 'Device demo-bp-1:demo-device-secret', 'content-type': 'application/json' },
-    body: JSON.stringify({ reading_id: `e2e-${Date.now()}`, type: 'blood-pressure', values: { systolic: 186, diastolic: 112 }, unit: 'mmHg', measured_at: new Date().toISOString() }),
-  });
-  assert.equal(r.status, 201, await r.text());
+  const send = async (systolic, diastolic) => {
+    const r = await fetch(`${server.base}/api/v1/device-readings`, {
+      method: 'POST',
+      headers: { authorization: 'Device demo-bp-1:demo-device-secret', 'content-type': 'application/json' },
+      body: JSON.stringify({ reading_id: `e2e-${Date.now()}-${systolic}`, type: 'blood-pressure', values: { systolic, diastolic }, unit: 'mmHg', measured_at: new Date().toISOString() }),
+    });
+    assert.equal(r.status, 201, await r.text());
+  };
+  await send(186, 112);
 
   await d.waitForSelector('.monitor-alert.urgent', { timeout: 10_000 });
   assert.match(await d.textContent('.monitor-alert'), /紧急预警 · 张三 · 186\/112 mmHg/);
+
+  // A repeat updates the same banner: latest value and count, no second banner.
+  await send(190, 114);
+  await d.waitForSelector('.monitor-alert[data-count="2"]', { timeout: 10_000 });
+  assert.equal(await d.locator('.monitor-alert').count(), 1);
+  assert.match(await d.textContent('.monitor-alert'), /紧急预警 · 张三 · 190\/114 mmHg · 2 次读数/);
   await d.screenshot({ path: join(ARTIFACTS, 'monitor-doctor-alert-1280.png') });
+  const [alert] = (await d.evaluate(() => fetch('/api/v1/alerts').then((x) => x.json()))).items;
+  assert.equal(alert.count, 2);
+  await d.goto(`${server.base}/patients/${alert.patient}/care`);
+  assert.match(await d.textContent('.monitor-inline .repeat-count[data-count="2"]'), /2 次读数/);
+  await d.waitForSelector('.monitor-alert[data-count="2"]', { timeout: 10_000 });
   await d.setViewportSize(PHONE);
   await d.screenshot({ path: join(ARTIFACTS, 'monitor-doctor-alert-360.png') });
 

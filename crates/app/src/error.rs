@@ -27,6 +27,9 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Conflict(&'static str),
+    /// A bounded resource stayed taken for as long as a request may wait (issue 11 item 3).
+    #[error("The server is busy; please try again in a moment.")]
+    Busy,
     #[error("The security token of this form expired. Reload the page and try again.")]
     Csrf,
     #[error("Too many attempts. Please wait {} minute(s) and try again.", retry_after_secs.div_ceil(60))]
@@ -57,6 +60,7 @@ impl AppError {
             Self::NotVerified => "doctor_not_verified",
             Self::NotFound => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::Busy => "busy",
             Self::Csrf => "csrf_failed",
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) | Self::Store(_) | Self::Crypto(_) => "internal",

@@ -64,7 +64,37 @@ pub struct AppConfig {
     /// The address people reach this server at, for links in e-mails and SMS (E3).
     pub public_url: String,
     /// Attempt limits per address and per account (issue 11 item 8).
-    pub limits: throttle::Limits,
+    pub throttles: throttle::Limits,
+    /// Bounded resources (issue 11): image decoding, alert repeats, SMS per recipient.
+    pub limits: Limits,
+}
+
+/// Resource limits (issue 11 items 3 and 16; docs/OPERATIONS.md "Resource limits").
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Images with more pixels than this are refused from their header, before decoding.
+    pub image_max_pixels: u64,
+    /// Images decoded at once (thumbnails, PDF exports); more wait for a slot.
+    pub image_decode_slots: usize,
+    /// How long a request waits for a decode slot before it answers `busy`.
+    pub image_decode_wait_secs: u64,
+    /// A repeat of an open alert's rule for the same patient within this many seconds of the alert
+    /// updates it instead of raising (and notifying) a new one; 0 turns collapsing off.
+    pub alert_repeat_window_secs: i64,
+    /// SMS a recipient gets within any hour at most; beyond it a notification is in-app only.
+    pub sms_per_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            image_max_pixels: 40_000_000,
+            image_decode_slots: 2,
+            image_decode_wait_secs: 30,
+            alert_repeat_window_secs: 30 * 60,
+            sms_per_hour: 10,
+        }
+    }
 }
 
 impl Default for AppConfig {
@@ -80,7 +110,8 @@ impl Default for AppConfig {
             recording_retention_years: 3,
             alert_escalation_secs: 10 * 60,
             public_url: "http://127.0.0.1:8080".into(),
-            limits: throttle::Limits::default(),
+            throttles: throttle::Limits::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -99,6 +130,8 @@ pub struct App {
     pub outbound: Arc<notify::Outbound>,
     /// This node's attempt counters (issue 11 item 8).
     pub throttle: Arc<throttle::Throttle>,
+    /// Slots for decoding images (issue 11 item 3): bounds the memory decodes take together.
+    pub decode_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -109,10 +142,12 @@ impl App {
         config: AppConfig,
         blobs: store::blob::BlobStore,
     ) -> Self {
+        let decode_slots = Arc::new(tokio::sync::Semaphore::new(config.limits.image_decode_slots.max(1)));
         Self {
             store,
             keys: Arc::new(keys::KeyHandle::new(keys)),
             clock,
+            decode_slots,
             config: Arc::new(config),
             bus: Arc::new(bus::LocalBus::default()),
             blobs,
@@ -146,12 +181,12 @@ impl App {
 
     /// Counts one attempt of `action` by `key` against the configured limit (issue 11 item 8).
     pub(crate) fn throttle_hit(&self, action: throttle::Action, key: &str) -> Result<(), AppError> {
-        self.throttle.hit(self.clock.now(), action, key, self.config.limits.of(action))
+        self.throttle.hit(self.clock.now(), action, key, self.config.throttles.of(action))
     }
 
     /// Refuses when `key` already used up `action`'s limit; counts nothing.
     pub(crate) fn throttle_check(&self, action: throttle::Action, key: &str) -> Result<(), AppError> {
-        self.throttle.check(self.clock.now(), action, key, self.config.limits.of(action))
+        self.throttle.check(self.clock.now(), action, key, self.config.throttles.of(action))
     }
 
     pub(crate) fn open_str(&self, table: &str, column: &str, row_id: &str, blob: &[u8]) -> Result<String, AppError> {

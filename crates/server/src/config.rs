@@ -25,6 +25,30 @@ pub struct Config {
     pub email: EmailConfig,
     pub sms: SmsConfig,
     pub limits: LimitsConfig,
+    pub images: ImagesConfig,
+}
+
+/// Image decoding limits (issue 11 item 3; docs/OPERATIONS.md "Resource limits").
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ImagesConfig {
+    /// Photos with more pixels are refused (`image_too_large`) from their header.
+    pub max_pixels: u64,
+    /// Images decoded at once (upload thumbnails, PDF exports).
+    pub decode_slots: usize,
+    /// How long a request waits for a slot before answering `busy` (503).
+    pub decode_wait_secs: u64,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        let d = app::Limits::default();
+        Self {
+            max_pixels: d.image_max_pixels,
+            decode_slots: d.image_decode_slots,
+            decode_wait_secs: d.image_decode_wait_secs,
+        }
+    }
 }
 
 /// E-mail notifications over SMTP (E3). Empty `host` = off.
@@ -56,7 +80,7 @@ impl Default for EmailConfig {
 
 /// SMS notifications through the hospital's HTTP gateway (E3; contract in docs/OPERATIONS.md).
 /// Empty `url` = off.
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SmsConfig {
     pub url: String,
@@ -65,6 +89,21 @@ pub struct SmsConfig {
     pub sender: String,
     /// The bearer token the gateway presents when it posts delivery receipts.
     pub receipt_token: String,
+    /// SMS one person gets within any hour at most; beyond it notifications are in-app only
+    /// (issue 11 item 16). 0 = no cap.
+    pub max_per_hour: u32,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            token: String::new(),
+            sender: String::new(),
+            receipt_token: String::new(),
+            max_per_hour: app::Limits::default().sms_per_hour,
+        }
+    }
 }
 
 /// Chronic-care monitoring (D4).
@@ -73,16 +112,20 @@ pub struct SmsConfig {
 pub struct MonitoringConfig {
     /// An urgent alert not acknowledged within this many seconds goes to the doctor's team (≥ 60).
     pub alert_escalation_secs: i64,
+    /// A repeat of an open alert's rule for the same patient within this many seconds of the alert
+    /// joins it (count, latest reading) instead of raising and notifying again; 0 = off (issue 11
+    /// item 16).
+    pub alert_repeat_window_secs: i64,
 }
 
 impl Default for MonitoringConfig {
     fn default() -> Self {
-        Self { alert_escalation_secs: 600 }
+        Self { alert_escalation_secs: 600, alert_repeat_window_secs: app::Limits::default().alert_repeat_window_secs }
     }
 }
 
 /// The MQTT broker devices publish readings to (D5; docs/DEVICES.md). Empty `broker` = off.
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct MqttConfig {
     /// `host:port`, e.g. `127.0.0.1:1883`.
@@ -91,6 +134,24 @@ pub struct MqttConfig {
     pub client_id: String,
     pub username: String,
     pub password: String,
+    /// Largest payload stored; bigger messages are dropped and logged (issue 11 item 2).
+    pub max_payload_bytes: usize,
+    /// How long the broker queues readings for a node that is away.
+    pub session_expiry_secs: u32,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        let d = app::monitoring::mqtt::MqttConfig::default();
+        Self {
+            broker: d.broker,
+            client_id: d.client_id,
+            username: d.username,
+            password: d.password,
+            max_payload_bytes: d.max_payload_bytes,
+            session_expiry_secs: d.session_expiry_secs,
+        }
+    }
 }
 
 /// ICE servers for calls (F3). TURN credentials are minted per user from `turn_secret` in coturn's
@@ -212,6 +273,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
             limits: LimitsConfig::default(),
+            images: ImagesConfig::default(),
         }
     }
 }
@@ -290,13 +352,20 @@ impl Config {
             },
             recording_retention_years: self.calls.recording_retention_years.max(3),
             alert_escalation_secs: self.monitoring.alert_escalation_secs.max(60),
-            limits: self.limits.limits(),
+            throttles: self.limits.limits(),
             lockout_threshold: self.limits.lockout_threshold.max(1),
             lockout_secs: self.limits.lockout_secs.max(60),
             public_url: if self.server.public_url.is_empty() {
                 format!("http://{}", self.server.listen)
             } else {
                 self.server.public_url.clone()
+            },
+            limits: app::Limits {
+                image_max_pixels: self.images.max_pixels,
+                image_decode_slots: self.images.decode_slots.max(1),
+                image_decode_wait_secs: self.images.decode_wait_secs,
+                alert_repeat_window_secs: self.monitoring.alert_repeat_window_secs.max(0),
+                sms_per_hour: self.sms.max_per_hour,
             },
         }
     }

@@ -221,6 +221,9 @@ async fn serve(cfg: Config, listen: Option<String>, demo: bool) -> anyhow::Resul
             client_id,
             username: cfg.mqtt.username.clone(),
             password: cfg.mqtt.password.clone(),
+            // A floor, so a typo cannot make every reading too large.
+            max_payload_bytes: cfg.mqtt.max_payload_bytes.max(64 * 1024),
+            session_expiry_secs: cfg.mqtt.session_expiry_secs,
         };
         tokio::spawn(app::monitoring::mqtt::run(app.clone(), mqtt));
     }

@@ -224,8 +224,8 @@ async fn deliveries_go_sent_delivered_read_or_fail_after_five_tries_and_reach_ad
     let r = w.get("/api/v1/notify/reach?days=30", &admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let expected = json!([
-        {"channel": "email", "total": 1, "reached": 0, "read": 0, "failed": 1, "pending": 0, "rate": 0.0},
-        {"channel": "inapp", "total": 2, "reached": 1, "read": 1, "failed": 0, "pending": 1, "rate": 1.0}
+        {"channel": "email", "total": 1, "reached": 0, "read": 0, "failed": 1, "pending": 0, "skipped": 0, "rate": 0.0},
+        {"channel": "inapp", "total": 2, "reached": 1, "read": 1, "failed": 0, "pending": 1, "skipped": 0, "rate": 1.0}
     ]);
     assert_eq!(r.json()["channels"], expected);
     // Once the page says the second arrived: 2 of 2.

@@ -92,7 +92,7 @@ async fn five_wrong_step_up_answers_end_the_session() {
 
 #[tokio::test]
 async fn registrations_per_address_are_bounded() {
-    let t = TestApp::with_config(|c| c.limits.registrations_per_address.max = 2).await;
+    let t = TestApp::with_config(|c| c.throttles.registrations_per_address.max = 2).await;
     let register = |login: &str| {
         json!({
             "login": login, "password": PASSWORD, "name": "限流测试", "phone": null,
@@ -115,9 +115,9 @@ async fn registrations_per_address_are_bounded() {
 #[tokio::test]
 async fn codes_pairings_and_exports_are_bounded_per_account() {
     let t = TestApp::with_config(|c| {
-        c.limits.codes_per_account.max = 1;
-        c.limits.pairings_per_account.max = 2;
-        c.limits.exports_per_account.max = 1;
+        c.throttles.codes_per_account.max = 1;
+        c.throttles.pairings_per_account.max = 2;
+        c.throttles.exports_per_account.max = 1;
     })
     .await;
     let id = t.register_patient("thr-acct", &fresh_resident_id()).await;

@@ -32,6 +32,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal(_) | AppError::Store(_) | AppError::Crypto(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -351,7 +351,10 @@ if (chat) {
         input.value = '';
         try {
           const body = JSON.parse(xhr.responseText);
-          if (xhr.status < 300) add(body); else alert(body?.error?.message ?? xhr.statusText);
+          // A refusal the page can name in its own language (issue 11 item 3), else the server's words.
+          const code = body?.error?.code ?? '';
+          const named = i18n[`err${code.replace(/(^|_)(\w)/g, (_, __, ch) => ch.toUpperCase())}`];
+          if (xhr.status < 300) add(body); else alert(named ?? body?.error?.message ?? xhr.statusText);
         } catch { alert(xhr.statusText); }
       };
       xhr.onerror = () => { bar.hidden = true; alert(i18n.reconnecting ?? 'Upload failed'); };

@@ -59,16 +59,29 @@ const livePage = Boolean(document.getElementById('chat') || document.getElementB
   // Monitoring alerts (D4): an abnormal reading of a patient on my follow-up plan, shown on every page
   // until acknowledged; urgent ones stand out.
   const alerts = new Map();
+  // A repeat of the same rule (issue 11 item 16) updates the alert's banner: latest value and count.
+  const alertText = (a) => {
+    const d = document.body.dataset;
+    const label = a.severity === 'urgent' ? d.alertUrgent : d.alertWarning;
+    const repeats = a.count > 1 ? ` · ${a.count} ${d.alertRepeats ?? ''}` : '';
+    return `${label} · ${a.patient_name} · ${a.reading?.summary ?? ''}${repeats}`;
+  };
   const showAlert = (a) => {
-    if (!['open', 'escalated'].includes(a.state) || alerts.has(a.id)) return;
+    const shown = alerts.get(a.id);
+    if (shown) {
+      shown.querySelector('strong').textContent = alertText(a);
+      shown.dataset.count = String(a.count ?? 1);
+      return;
+    }
+    if (!['open', 'escalated'].includes(a.state)) return;
     const d = document.body.dataset;
     const bar = document.createElement('div');
     bar.className = `monitor-alert ${a.severity}`;
     bar.setAttribute('role', a.severity === 'urgent' ? 'alertdialog' : 'status');
     bar.dataset.alert = a.id;
+    bar.dataset.count = String(a.count ?? 1);
     const text = document.createElement('strong');
-    const label = a.severity === 'urgent' ? d.alertUrgent : d.alertWarning;
-    text.textContent = `${label} · ${a.patient_name} · ${a.reading?.summary ?? ''}`;
+    text.textContent = alertText(a);
     const ack = document.createElement('button');
     ack.className = 'primary';
     ack.textContent = d.alertAck;

@@ -6,6 +6,7 @@
 pub mod annotation;
 pub mod attachment;
 pub mod correction;
+pub mod decode;
 pub mod export;
 mod history;
 mod lifecycle;

@@ -88,6 +88,9 @@ pub async fn consultation_pdf(app: &App, who: &Principal, ctx: &RequestCtx, id: 
     who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
     // Issue 11 item 8: exports are heavy (decodes, fonts); bound how many one account starts.
     app.throttle_hit(crate::throttle::Action::ExportByAccount, &who.user_id)?;
+    // Issue 11 item 3: an export decodes photos, so it holds a decode slot like an upload does —
+    // taken before the audited read, so a `busy` answer leaves no export event.
+    let slot = super::decode::slot(app).await?;
     let txn = app.store.begin_write().await?;
     let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
@@ -95,7 +98,7 @@ pub async fn consultation_pdf(app: &App, who: &Principal, ctx: &RequestCtx, id: 
     audit_export(app, &txn, who, ctx, &row).await?;
     txn.commit().await?;
     let filename = format!("consultation-{id}.pdf");
-    finish(app, vec![record], Vec::new(), filename).await
+    finish(app, slot, vec![record], Vec::new(), filename).await
 }
 
 /// All consultations of `patient_id` that the caller may see, oldest first: the patient's (or
@@ -105,6 +108,7 @@ pub async fn record_pdf(app: &App, who: &Principal, ctx: &RequestCtx, patient_id
     who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
     // Issue 11 item 8: exports are heavy (decodes, fonts); bound how many one account starts.
     app.throttle_hit(crate::throttle::Action::ExportByAccount, &who.user_id)?;
+    let slot = super::decode::slot(app).await?;
     let txn = app.store.begin_write().await?;
     let scope = scope_for(&txn, who).await?;
     let rows = repo::consultation::list_scoped_for_patient(&txn, &scope, patient_id).await?;
@@ -127,7 +131,7 @@ pub async fn record_pdf(app: &App, who: &Principal, ctx: &RequestCtx, patient_id
             charts.push(svg);
         }
     }
-    finish(app, records, charts, format!("record-{patient_id}.pdf")).await
+    finish(app, slot, records, charts, format!("record-{patient_id}.pdf")).await
 }
 
 async fn audit_export(
@@ -144,6 +148,7 @@ async fn audit_export(
 /// Fetches the photos, then lays out and draws the document off the async runtime.
 async fn finish(
     app: &App,
+    slot: tokio::sync::OwnedSemaphorePermit,
     mut records: Vec<Record>,
     charts: Vec<String>,
     filename: String,
@@ -161,9 +166,13 @@ async fn finish(
         }
     }
     let generated = app.clock.now();
-    let bytes = tokio::task::spawn_blocking(move || draw(&records, &charts, generated))
-        .await
-        .map_err(|_| AppError::Internal("join"))??;
+    let max_pixels = app.config.limits.image_max_pixels;
+    let bytes = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        draw(&records, &charts, generated, max_pixels)
+    })
+    .await
+    .map_err(|_| AppError::Internal("join"))??;
     Ok(PdfExport { filename, bytes })
 }
 
@@ -298,13 +307,13 @@ fn diagnosis_line(code: &str) -> String {
 }
 
 /// Lays out and draws all records (CPU-bound; runs on a blocking thread).
-fn draw(records: &[Record], charts: &[String], generated: DateTime<Utc>) -> Result<Vec<u8>, AppError> {
+fn draw(records: &[Record], charts: &[String], generated: DateTime<Utc>, max_pixels: u64) -> Result<Vec<u8>, AppError> {
     let mut l = Layout::default();
     for (i, r) in records.iter().enumerate() {
         if i > 0 {
             l.new_page();
         }
-        draw_record(&mut l, r, generated);
+        draw_record(&mut l, r, generated, max_pixels);
     }
     if !charts.is_empty() {
         l.new_page();
@@ -320,7 +329,7 @@ fn draw(records: &[Record], charts: &[String], generated: DateTime<Utc>) -> Resu
     layout::render(l.pages, "医桥 Yiqiao — 问诊记录 Consultation record", &footer)
 }
 
-fn draw_record(l: &mut Layout, r: &Record, generated: DateTime<Utc>) {
+fn draw_record(l: &mut Layout, r: &Record, generated: DateTime<Utc>, max_pixels: u64) {
     l.push(Op::Text { x: MARGIN, y: l.y + 18.0, size: 18.0, color: ACCENT, text: "医桥 Yiqiao".into() });
     l.y += 26.0;
     l.push(Op::Text {
@@ -356,7 +365,7 @@ fn draw_record(l: &mut Layout, r: &Record, generated: DateTime<Utc>) {
 
     l.heading("对话 Conversation");
     for e in &r.entries {
-        draw_entry(l, e);
+        draw_entry(l, e, max_pixels);
     }
 
     draw_closing(l, r);
@@ -371,13 +380,13 @@ fn draw_record(l: &mut Layout, r: &Record, generated: DateTime<Utc>) {
     }
 }
 
-fn draw_entry(l: &mut Layout, e: &Entry) {
+fn draw_entry(l: &mut Layout, e: &Entry, max_pixels: u64) {
     const INDENT: f32 = 14.0;
     let x = MARGIN + INDENT;
     let w = CONTENT_W - INDENT;
     let role = if e.doctor { "医生 Doctor" } else { "患者 Patient" };
     let photo = match &e.body {
-        Body::Image { bytes, .. } => bytes.as_deref().and_then(prepare_image),
+        Body::Image { bytes, .. } => bytes.as_deref().and_then(|b| prepare_image(b, max_pixels)),
         _ => None,
     };
     // Keep the sender line and both captions on the page of the photo.
@@ -495,10 +504,11 @@ fn draw_closing(l: &mut Layout, r: &Record) {
 }
 
 /// Decodes a stored photo (JPEG or PNG) and re-encodes it as a JPEG of at most 1600 px, which the
-/// PDF embeds as is (DCT), keeping exports small. `None` if it cannot be read.
-fn prepare_image(bytes: &[u8]) -> Option<krilla::image::Image> {
+/// PDF embeds as is (DCT), keeping exports small. `None` if it cannot be read, or has more pixels
+/// than the budget (one stored before the budget existed: issue 11 item 3).
+fn prepare_image(bytes: &[u8], max_pixels: u64) -> Option<krilla::image::Image> {
     const MAX_EDGE: u32 = 1600;
-    let img = image::load_from_memory(bytes).ok()?;
+    let img = super::decode::decode(bytes, max_pixels).ok()?;
     let img = if img.width() > MAX_EDGE || img.height() > MAX_EDGE { img.thumbnail(MAX_EDGE, MAX_EDGE) } else { img };
     let rgb = img.to_rgb8();
     let mut out = Vec::new();
@@ -509,6 +519,8 @@ fn prepare_image(bytes: &[u8]) -> Option<krilla::image::Image> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BUDGET: u64 = 40_000_000;
 
     fn sample(entries: Vec<Entry>) -> Record {
         let t = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
@@ -537,7 +549,7 @@ mod tests {
     #[test]
     fn a_long_conversation_flows_onto_more_pages() {
         let t = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
-        let one = draw(&[sample(Vec::new())], &[], t).unwrap();
+        let one = draw(&[sample(Vec::new())], &[], t, BUDGET).unwrap();
         assert!(one.starts_with(b"%PDF"));
         let many: Vec<Entry> = (0..80)
             .map(|i| Entry {
@@ -548,7 +560,7 @@ mod tests {
             })
             .collect();
         let mut l = Layout::default();
-        draw_record(&mut l, &sample(many), t);
+        draw_record(&mut l, &sample(many), t, BUDGET);
         assert!(l.pages.len() > 1);
     }
 
@@ -578,8 +590,8 @@ mod tests {
         assert!(
             matches!(l.pages[0].first(), Some(Op::Svg { w, h, .. }) if (*w - layout::CONTENT_W).abs() < 0.1 && *h > 100.0)
         );
-        let without = draw(&[sample(Vec::new())], &[], t).unwrap();
-        let with = draw(&[sample(Vec::new())], &[svg], t).unwrap();
+        let without = draw(&[sample(Vec::new())], &[], t, BUDGET).unwrap();
+        let with = draw(&[sample(Vec::new())], &[svg], t, BUDGET).unwrap();
         assert!(with.len() > without.len() + 1000, "the chart adds its drawing");
     }
 
@@ -589,7 +601,8 @@ mod tests {
         image::RgbImage::from_pixel(40, 30, image::Rgb([200, 180, 160]))
             .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .unwrap();
-        assert_eq!(prepare_image(&png).map(|i| i.size()), Some((40, 30)));
-        assert!(prepare_image(b"not an image").is_none());
+        assert_eq!(prepare_image(&png, BUDGET).map(|i| i.size()), Some((40, 30)));
+        assert!(prepare_image(b"not an image", BUDGET).is_none());
+        assert!(prepare_image(&png, 40 * 29).is_none(), "over the pixel budget");
     }
 }

@@ -11,6 +11,7 @@ pub mod chart;
 pub mod mqtt;
 pub mod payload;
 pub mod plans;
+mod repeat;
 pub mod tasks;
 pub mod trend;
 
@@ -210,7 +211,7 @@ pub struct AlertBrief {
 }
 
 /// An alert's rule, opened (sealed: it names the condition; issue 11 item 10).
-fn alert_rule(app: &App, a: &a::Model) -> Result<String, AppError> {
+pub(super) fn alert_rule(app: &App, a: &a::Model) -> Result<String, AppError> {
     app.open_opt("alerts", "rule_enc", &a.id, a.rule_enc.as_deref())
 }
 
@@ -271,8 +272,11 @@ pub async fn ingest(
     let mut events = Vec::new();
     for item in items {
         if let Some(row) = repo::monitoring::observation_by_reading(&txn, &device.id, &item.reading_id).await? {
-            let alert = repo::monitoring::alerts_of(&txn, &row.id).await?.into_iter().next();
-            out.push((observation_view(app, row, alert.as_ref())?, false));
+            let alerts = match &row.alert_id {
+                Some(id) => repo::monitoring::alerts_by_ids(&txn, std::slice::from_ref(id)).await?,
+                None => repo::monitoring::alerts_of(&txn, &row.id).await?,
+            };
+            out.push((observation_view(app, row, alerts.first())?, false));
             continue;
         }
         let src =
@@ -325,7 +329,7 @@ async fn store_reading(
     let recent = repo::monitoring::above_target_since(txn, src.patient_id, reading.kind.as_str(), since).await?;
     let id = domain::FileId::new().to_string();
     let reading_json = serde_json::to_vec(reading).map_err(|_| AppError::Internal("json"))?;
-    let row = o::Model {
+    let mut row = o::Model {
         values_enc: app.seal("observations", "values_enc", &id, &reading_json)?,
         id,
         patient_id: src.patient_id.to_owned(),
@@ -337,16 +341,28 @@ async fn store_reading(
         device_id: src.device_id.map(str::to_owned),
         reading_id: src.reading_id.map(str::to_owned),
         above_target: thresholds.above_target(reading),
+        alert_id: None,
+    };
+    let finding = thresholds.check(reading, usize::try_from(recent).unwrap_or(usize::MAX));
+    // Issue 11 item 16: a repeat of an open alert's rule joins that alert instead of raising another.
+    let repeats = match (&finding, plan) {
+        (Some(f), Some(plan)) => repeat::open_alert(app, txn, src.patient_id, &plan.id, f.rule).await?,
+        _ => None,
+    };
+    let new_alert_id = domain::FileId::new().to_string();
+    row.alert_id = match (&repeats, &finding, plan) {
+        (Some(open), _, _) => Some(open.id.clone()),
+        (None, Some(_), Some(_)) => Some(new_alert_id.clone()),
+        _ => None,
     };
     repo::monitoring::insert_observation(txn, row.clone()).await?;
     let mut events = Vec::new();
-    let finding = thresholds.check(reading, usize::try_from(recent).unwrap_or(usize::MAX));
-    let alert = match (finding, plan) {
-        (Some(f), Some(plan)) => {
-            let alert_id = domain::FileId::new().to_string();
+    let (alert, raised) = match (finding, plan, repeats) {
+        (_, _, Some(open)) => (Some(repeat::join(txn, open, &row.id, now).await?), false),
+        (Some(f), Some(plan), None) => {
             let alert = a::Model {
-                rule_enc: Some(app.seal_str("alerts", "rule_enc", &alert_id, f.rule)?),
-                id: alert_id,
+                rule_enc: Some(app.seal_str("alerts", "rule_enc", &new_alert_id, f.rule)?),
+                id: new_alert_id,
                 patient_id: src.patient_id.to_owned(),
                 plan_id: plan.id.clone(),
                 doctor_id: plan.doctor_id.clone(),
@@ -357,6 +373,9 @@ async fn store_reading(
                 acknowledged_at: None,
                 acknowledged_by: None,
                 escalated_at: None,
+                repeat_count: 1,
+                last_observation_id: None,
+                last_at: None,
             };
             repo::monitoring::insert_alert(txn, alert.clone()).await?;
             if f.severity == Severity::Urgent {
@@ -365,14 +384,17 @@ async fn store_reading(
                 let args = json!({"alert": alert.id});
                 crate::jobs::schedule(txn, crate::jobs::kind::ALERT_ESCALATE, &key, &args, due, now).await?;
             }
-            Some(alert)
+            (Some(alert), true)
         }
-        _ => None,
+        _ => (None, false),
     };
     let view = observation_view(app, row, alert.as_ref())?;
     if let Some(alert) = &alert {
         let av = alert_view(app, alert.clone(), Some(view.clone())).await?;
-        events.push(alert_notification(app, txn, alert.doctor_id.clone(), &av, false).await?);
+        // A repeat only updates the doctor's page (the live event below): no new notification.
+        if raised {
+            events.push(alert_notification(app, txn, alert.doctor_id.clone(), &av, false).await?);
+        }
         events
             .push(Event { recipients: vec![alert.doctor_id.clone()], payload: json!({"type": "alert", "alert": av}) });
     }
@@ -515,10 +537,10 @@ pub(crate) async fn viewed(
     app.record(&txn, ctx, Some(who), "observation.view", subject, &rows.len().to_string()).await?;
     txn.commit().await?;
     let since = rows.iter().map(|r| r.measured_at.min(r.received_at)).min().unwrap_or_else(|| app.clock.now());
-    let alerts = repo::monitoring::alerts_of_patient_since(&app.store.db, patient_id, since).await?;
+    let alerts = repeat::alerts_for(&app.store.db, patient_id, &rows, since).await?;
     rows.into_iter()
         .map(|r| {
-            let alert = alerts.iter().find(|a| a.observation_id == r.id);
+            let alert = repeat::alert_of(&alerts, &r);
             observation_view(app, r, alert)
         })
         .collect()
@@ -532,15 +554,25 @@ pub struct AlertView {
     pub severity: Severity,
     pub rule: String,
     pub state: String,
+    /// The latest reading that raised or repeated it.
     pub reading: Option<ObservationView>,
     pub created_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// How many readings raised it: the first and its repeats (issue 11 item 16).
+    pub count: i32,
+    /// When the latest of them came.
+    pub last_at: DateTime<Utc>,
 }
 
 async fn alert_view(app: &App, row: a::Model, reading: Option<ObservationView>) -> Result<AlertView, AppError> {
     let reading = match reading {
         Some(r) => Some(r),
-        None => match repo::monitoring::observation(&app.store.db, &row.observation_id).await? {
+        None => match repo::monitoring::observation(
+            &app.store.db,
+            row.last_observation_id.as_deref().unwrap_or(&row.observation_id),
+        )
+        .await?
+        {
             Some(o) => Some(observation_view(app, o, None)?),
             None => None,
         },
@@ -553,6 +585,8 @@ async fn alert_view(app: &App, row: a::Model, reading: Option<ObservationView>) 
         patient: row.patient_id,
         state: row.state,
         reading,
+        count: row.repeat_count,
+        last_at: row.last_at.unwrap_or(row.created_at),
         created_at: row.created_at,
         acknowledged_at: row.acknowledged_at,
     })
@@ -584,7 +618,7 @@ pub async fn open_alerts(app: &App, who: &Principal) -> Result<Vec<AlertView>, A
             out.push(view);
         }
     }
-    out.sort_by_key(|a| (a.severity != Severity::Urgent, std::cmp::Reverse(a.created_at)));
+    out.sort_by_key(|a| (a.severity != Severity::Urgent, std::cmp::Reverse(a.last_at)));
     Ok(out)
 }
 

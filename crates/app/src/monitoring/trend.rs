@@ -39,17 +39,13 @@ pub(crate) async fn render_unaudited(
     let to = app.clock.now();
     let from = to - Duration::days(days.clamp(1, MAX_DAYS));
     let rows = repo::monitoring::observations(db, patient_id, Some(kind.loinc()), Some(from), Some(to), 5000).await?;
-    let alerts = repo::monitoring::alerts_of_patient_since(db, patient_id, from).await?;
+    let alerts = super::repeat::alerts_for(db, patient_id, &rows, from).await?;
     let plan = repo::monitoring::active_plans(db, patient_id).await?.into_iter().next();
     let thresholds: Thresholds = plan.and_then(|p| serde_json::from_str(&p.thresholds).ok()).unwrap_or_default();
     let mut points = Vec::with_capacity(rows.len());
     for row in &rows {
         let r = reading_of(app, row)?;
-        let alert = alerts
-            .iter()
-            .filter(|a| a.observation_id == row.id)
-            .map(|a| a.severity.parse().unwrap_or(Severity::Warning))
-            .max_by_key(|s| *s == Severity::Urgent);
+        let alert = super::repeat::alert_of(&alerts, row).map(|a| a.severity.parse().unwrap_or(Severity::Warning));
         points.push(ChartPoint { at: row.measured_at, values: r.values, context: r.context, alert });
     }
     let spec = ChartSpec { kind, from, to, bands: bands(kind, &thresholds), lang };

@@ -6,6 +6,7 @@
 //! ≥ 95 %). Quiet hours hold back e-mail and SMS (never urgent alerts) until they end, in the user's
 //! time zone (default Asia/Shanghai).
 
+mod cap;
 pub mod channels;
 mod deliver;
 pub mod prefs;
@@ -21,6 +22,7 @@ use store::{
     repo,
 };
 
+pub use cap::SMS_CAP_REASON;
 pub use deliver::{deliver_due, sms_receipt, work};
 pub use prefs::{Prefs, PrefsInput};
 
@@ -166,6 +168,7 @@ pub async fn notify_many(
     }
     let default_prefs = Prefs::default();
     let (mut rows, mut deliveries, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sms_cap = cap::SmsCap::default();
     for new in news {
         let user = users.get(&new.user_id).ok_or(AppError::NotFound)?;
         let prefs = prefs_of.get(&new.user_id).unwrap_or(&default_prefs);
@@ -193,7 +196,12 @@ pub async fn notify_many(
                 _ => false,
             };
             if reachable && app.outbound.channels.contains_key(channel.as_str()) {
-                mine.push(delivery_row(&row, channel, "pending", held_until));
+                let mut delivery = delivery_row(&row, channel, "pending", held_until);
+                if channel == "sms" && !sms_cap.allows(app, txn, &row.user_id, held_until).await? {
+                    delivery.state = "skipped".into();
+                    delivery.last_error = Some(SMS_CAP_REASON.into());
+                }
+                mine.push(delivery);
             }
         }
         let quiet = !row.urgent && held_until > now;
@@ -301,6 +309,8 @@ pub struct Reach {
     pub read: i64,
     pub failed: i64,
     pub pending: i64,
+    /// Not attempted (the SMS cap): counted apart, outside `total`.
+    pub skipped: i64,
     /// `reached / (total − pending)`, or `None` when nothing has finished yet.
     pub rate: Option<f64>,
 }
@@ -336,8 +346,13 @@ pub async fn reach(app: &App, who: &Principal, from: DateTime<Utc>, to: DateTime
             read: 0,
             failed: 0,
             pending: 0,
+            skipped: 0,
             rate: None,
         });
+        if state == "skipped" {
+            r.skipped += count;
+            continue;
+        }
         r.total += count;
         match state.as_str() {
             "delivered" => r.reached += count,

@@ -11,7 +11,8 @@
 //! the socket share nothing. Each shape runs as fast as answers come, then paced at half that rate.
 //!
 //! Afterwards every device's readings are read back from storage: each acknowledged reading must be
-//! stored exactly once, with one alert per stored urgent reading. Then a loop of store-layer inserts
+//! stored exactly once, and every stored urgent reading counted on an alert (a repeat joins the
+//! patient's open alert: issue 11 item 16). Then a loop of store-layer inserts
 //! of the same sealed observation rows, without HTTP or checks, gives the storage ceiling.
 //!
 //! Patients, plans and devices are written through the store layer, with the same sealing as

@@ -21,6 +21,11 @@ pub struct Model {
     pub acknowledged_at: Option<DateTimeUtc>,
     pub acknowledged_by: Option<String>,
     pub escalated_at: Option<DateTimeUtc>,
+    /// Readings that raised this alert: the first and its repeats while it was open (issue 11 item 16).
+    pub repeat_count: i32,
+    /// The latest of them, and when it came (None until the first repeat).
+    pub last_observation_id: Option<String>,
+    pub last_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

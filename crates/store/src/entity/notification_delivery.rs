@@ -11,7 +11,8 @@ pub struct Model {
     pub user_id: String,
     /// `inapp`, `email`, `sms`.
     pub channel: String,
-    /// `pending`, `sent`, `delivered`, `read`, `failed`.
+    /// `pending`, `sent`, `delivered`, `read`, `failed`; `skipped` when never attempted (the SMS
+    /// cap, issue 11 item 16: `last_error` says why).
     pub state: String,
     pub attempts: i32,
     pub next_at: DateTimeUtc,

@@ -21,6 +21,8 @@ pub struct Model {
     pub reading_id: Option<String>,
     /// Above the plan's target when stored (the trend rule counts these).
     pub above_target: bool,
+    /// The alert this reading raised or repeated (issue 11 item 16); older rows: see `alerts.observation_id`.
+    pub alert_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

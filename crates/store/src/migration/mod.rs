@@ -19,6 +19,7 @@ mod m0013_care;
 mod m0014_job_claim_index;
 mod m0015_role_scopes;
 mod m0016_seal_clinical_text;
+mod m0017_limits;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_job_claim_index::Migration),
             Box::new(m0015_role_scopes::Migration),
             Box::new(m0016_seal_clinical_text::Migration),
+            Box::new(m0017_limits::Migration),
         ]
     }
 }

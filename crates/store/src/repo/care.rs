@@ -232,6 +232,24 @@ pub async fn update_delivery(db: &impl ConnectionTrait, row: d::Model) -> Result
     Ok(())
 }
 
+/// SMS deliveries to `user_id` planned strictly between `from` and `to`, leaving out those the
+/// hourly cap held back (issue 11 item 16).
+pub async fn sms_planned_between(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(d::Entity::find()
+        .filter(d::Column::UserId.eq(user_id))
+        .filter(d::Column::Channel.eq("sms"))
+        .filter(d::Column::NextAt.gt(from))
+        .filter(d::Column::NextAt.lt(to))
+        .filter(d::Column::State.ne("skipped"))
+        .count(db)
+        .await?)
+}
+
 /// Outbound deliveries due at `now` that no worker holds, locked until `txn` ends (at most `limit`).
 pub async fn claim_deliveries(
     txn: &DatabaseTransaction,

@@ -175,6 +175,31 @@ pub async fn alerts_of(db: &impl ConnectionTrait, observation_id: &str) -> Resul
     Ok(a::Entity::find().filter(a::Column::ObservationId.eq(observation_id)).all(db).await?)
 }
 
+/// Alerts by id (the ones readings name).
+pub async fn alerts_by_ids(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<a::Model>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(a::Entity::find().filter(a::Column::Id.is_in(ids.iter().cloned())).all(db).await?)
+}
+
+/// A patient's open alerts raised since `since`, newest first: the ones a repeat reading may join
+/// (issue 11 item 16).
+pub async fn open_alerts_of_patient_since(
+    db: &impl ConnectionTrait,
+    patient_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<a::Model>, StoreError> {
+    Ok(a::Entity::find()
+        .filter(a::Column::PatientId.eq(patient_id))
+        .filter(a::Column::State.eq("open"))
+        .filter(a::Column::CreatedAt.gte(since))
+        .order_by_desc(a::Column::CreatedAt)
+        .limit(50)
+        .all(db)
+        .await?)
+}
+
 /// Open alerts of these doctors that were escalated to their team.
 pub async fn open_escalated_of(db: &impl ConnectionTrait, doctor_ids: &[String]) -> Result<Vec<a::Model>, StoreError> {
     if doctor_ids.is_empty() {

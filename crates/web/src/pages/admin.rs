@@ -161,8 +161,7 @@ async fn institution_page(
     let all: Vec<InstitutionView> = if can_create {
         all
     } else {
-        let mine: Vec<_> =
-            all.into_iter().filter(|i| who.holds_at(domain::Role::InstitutionAdmin, &i.id)).collect();
+        let mine: Vec<_> = all.into_iter().filter(|i| who.holds_at(domain::Role::InstitutionAdmin, &i.id)).collect();
         if mine.len() > 1 { mine } else { Vec::new() }
     };
     let need_step_up = matches!(err, Some(AppError::StepUpRequired));

@@ -22,6 +22,7 @@ pub(super) struct Stored {
     /// Stored without a 201 (the answer was lost after the commit): not an error.
     unacknowledged: u64,
     urgent_rows: u64,
+    /// Urgent readings counted on alerts: repeats join the open alert (issue 11 item 16).
     alerts: u64,
 }
 
@@ -41,7 +42,7 @@ pub(super) async fn verify(app: &app::App, fleet: &Fleet, reports: &[PhaseReport
             let rows = repo::monitoring::observations(db, &device.patient, None, None, None, 10_000_000).await?;
             let alerts = repo::monitoring::alerts_of_patient_since(db, &device.patient, since).await?;
             let mut s = Stored { rows: u64::try_from(rows.len()).unwrap_or(0), ..Stored::default() };
-            s.alerts = u64::try_from(alerts.len()).unwrap_or(0);
+            s.alerts = alerts.iter().map(|a| u64::try_from(a.repeat_count).unwrap_or(0)).sum();
             let mut count: HashMap<u32, u32> = HashMap::with_capacity(rows.len());
             for row in &rows {
                 let id = row.reading_id.as_deref().unwrap_or_default();
@@ -115,6 +116,7 @@ pub(super) async fn ceiling(
                 device_id: None,
                 reading_id: None,
                 above_target: false,
+                alert_id: None,
             };
             repo::monitoring::insert_observation(&txn, row).await?;
         }
@@ -190,7 +192,7 @@ pub(super) fn print_report(reports: &[PhaseReport], stored: &Stored, ceilings: &
     );
     println!(
         "readings durability: {} rows read back, {} acknowledged readings missing, {} duplicated, {} stored without \
-         an answer; {} alerts stored for {} urgent readings stored",
+         an answer; {} readings counted on alerts for {} urgent readings stored",
         stored.rows, stored.missing, stored.duplicated, stored.unacknowledged, stored.alerts, stored.urgent_rows
     );
     let parts: Vec<String> = ceilings
@@ -241,7 +243,10 @@ pub(super) fn problems(reports: &[PhaseReport], stored: &Stored, smoke: bool) ->
         ));
     }
     if stored.alerts != stored.urgent_rows {
-        out.push(format!("readings: {} alerts stored for {} urgent readings", stored.alerts, stored.urgent_rows));
+        out.push(format!(
+            "readings: {} readings counted on alerts for {} urgent readings",
+            stored.alerts, stored.urgent_rows
+        ));
     }
     out
 }
