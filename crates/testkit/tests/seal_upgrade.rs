@@ -208,29 +208,31 @@ async fn old_database(db: &DatabaseConnection, keys: &KeyRing, now: DateTime<Utc
     .await;
     let values = BTreeMap::from([("systolic".to_owned(), 187.0), ("diastolic".to_owned(), 113.0)]);
     let reading = Reading::normalize(ReadingKind::BloodPressure, &values, "mmHg", None).unwrap();
-    store::repo::monitoring::insert_observation(
+    // By column name: the table gains `alert_id` later (m0017).
+    let values_enc = keys
+        .encrypt(
+            &serde_json::to_vec(&reading).unwrap(),
+            &Aad { table: "observations", column: "values_enc", row_id: "O" },
+        )
+        .unwrap();
+    put(
         db,
-        entity::observation::Model {
-            id: "O".into(),
-            patient_id: "P".into(),
-            kind: "blood-pressure".into(),
-            code: ReadingKind::BloodPressure.loinc().into(),
-            values_enc: keys
-                .encrypt(
-                    &serde_json::to_vec(&reading).unwrap(),
-                    &Aad { table: "observations", column: "values_enc", row_id: "O" },
-                )
-                .unwrap(),
-            measured_at: now,
-            received_at: now,
-            source: "manual".into(),
-            device_id: None,
-            reading_id: None,
-            above_target: true,
-        },
+        "observations",
+        vec![
+            ("id", s("O")),
+            ("patient_id", s("P")),
+            ("kind", s("blood-pressure")),
+            ("code", s(ReadingKind::BloodPressure.loinc())),
+            ("values_enc", values_enc.into()),
+            ("measured_at", now.into()),
+            ("received_at", now.into()),
+            ("source", s("manual")),
+            ("device_id", Value::String(None)),
+            ("reading_id", Value::String(None)),
+            ("above_target", true.into()),
+        ],
     )
-    .await
-    .unwrap();
+    .await;
     put(
         db,
         "alerts",
