@@ -17,6 +17,7 @@ mod m0011_call_rooms;
 mod m0012_monitoring;
 mod m0013_care;
 mod m0014_job_claim_index;
+mod m0018_audit_outcome_index;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_monitoring::Migration),
             Box::new(m0013_care::Migration),
             Box::new(m0014_job_claim_index::Migration),
+            Box::new(m0018_audit_outcome_index::Migration),
         ]
     }
 }

@@ -166,6 +166,8 @@ pub struct AuditParams {
     actor: Option<String>,
     patient: Option<String>,
     action: Option<String>,
+    /// `denied`: refused reads only (issue 11 item 11).
+    outcome: Option<String>,
     before: Option<i64>,
 }
 
@@ -179,7 +181,13 @@ pub async fn audit_events(
         &s.app,
         &who,
         &c.ctx,
-        AuditQuery { actor_login: q.actor, subject_patient_id: q.patient, action: q.action, before_seq: q.before },
+        AuditQuery {
+            actor_login: q.actor,
+            subject_patient_id: q.patient,
+            action: q.action,
+            outcome: q.outcome,
+            before_seq: q.before,
+        },
     )
     .await?;
     let next = items.last().map(|e| e.seq);

@@ -123,11 +123,12 @@ pub struct ReadBody {
 
 pub async fn read(
     State(s): State<AppState>,
+    Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ReadBody>,
 ) -> ApiResult<StatusCode> {
-    consultation::mark_read(&s.app, &who, &id, b.seq).await?;
+    consultation::mark_read(&s.app, &who, &c.ctx, &id, b.seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

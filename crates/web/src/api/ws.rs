@@ -141,7 +141,7 @@ async fn handle(s: &AppState, peer: &Peer, ctx: &RequestCtx, text: &str) -> Opti
     let who = match (peer, ev) {
         (Peer::Guest(g), ClientEvent::Signal { call_id, to, data }) => {
             let party = app::call::Party::Guest(g);
-            return app::call::signal(&s.app, party, &call_id, to.as_deref(), data)
+            return app::call::signal(&s.app, party, ctx, &call_id, to.as_deref(), data)
                 .await
                 .err()
                 .map(|e| json!({"type": "error", "code": e.code(), "message": crate::error::public_message(&e)}));
@@ -154,13 +154,15 @@ async fn handle(s: &AppState, peer: &Peer, ctx: &RequestCtx, text: &str) -> Opti
     let (who, ev) = who;
     let result = match ev {
         ClientEvent::Typing { consultation_id } => {
-            consultation::typing(&s.app, who, &consultation_id).await.map(|()| None)
+            consultation::typing(&s.app, who, ctx, &consultation_id).await.map(|()| None)
         }
         ClientEvent::Read { consultation_id, seq } => {
-            consultation::mark_read(&s.app, who, &consultation_id, seq).await.map(|()| None)
+            consultation::mark_read(&s.app, who, ctx, &consultation_id, seq).await.map(|()| None)
         }
         ClientEvent::Signal { call_id, to, data } => {
-            app::call::signal(&s.app, app::call::Party::User(who), &call_id, to.as_deref(), data).await.map(|()| None)
+            app::call::signal(&s.app, app::call::Party::User(who), ctx, &call_id, to.as_deref(), data)
+                .await
+                .map(|()| None)
         }
         ClientEvent::Send { consultation_id, client_id, text } => {
             consultation::send_message(&s.app, who, ctx, &consultation_id, &client_id, &text)
