@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod i18n;
+pub mod input;
 pub mod openapi;
 pub mod pages;
 pub mod registry;
@@ -38,6 +39,8 @@ pub fn router(app: app::App, secure_cookies: bool) -> Router {
     let state = AppState { app, secure_cookies, routes: Arc::new(specs) };
     routes
         .route("/healthz", axum::routing::get(healthz))
+        // Runs after the session is resolved (it answers pages in the caller's language).
+        .layer(axum::middleware::from_fn(input::refuse_control_characters))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_session))
         .layer(RequestBodyLimitLayer::new(12 * 1024 * 1024))
         .layer(PropagateRequestIdLayer::x_request_id())

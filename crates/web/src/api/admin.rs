@@ -104,6 +104,8 @@ pub(crate) async fn read_verification(mut form: Multipart) -> Result<SubmitVerif
             "employment_proof" => v.employment_proof = Upload { bytes: field.bytes().await.map_err(bad)?.to_vec() },
             _ => {
                 let text = field.text().await.map_err(bad)?;
+                // Issue 11 item 15: multipart text fields pass the same check as any text input.
+                crate::input::check_field(&name, &text)?;
                 match name.as_str() {
                     "licence_number" => v.licence_number = text,
                     "title" => v.title = text,

@@ -263,6 +263,9 @@ pub(crate) async fn read_upload(
             _ => {}
         }
     }
+    // Issue 11 item 15: multipart text fields pass the same check as every other text input.
+    crate::input::check_field("client_id", &up.client_id)?;
+    crate::input::check_field("duration_ms", up.duration_ms.as_deref().unwrap_or_default())?;
     if up.client_id.is_empty() {
         up.client_id = uuid::Uuid::new_v4().simple().to_string();
     }
