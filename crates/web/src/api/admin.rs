@@ -96,7 +96,14 @@ pub(crate) fn verification_body_limit() -> axum::extract::DefaultBodyLimit {
 /// Reads the verification form (fields and two files) from a multipart body.
 pub(crate) async fn read_verification(mut form: Multipart) -> Result<SubmitVerification, AppError> {
     let mut v = SubmitVerification::default();
-    let bad = |_| AppError::invalid("upload_failed", "The upload was interrupted; please try again.");
+    // Issue 11 item 18: documents over the route's body limit are `upload_too_large`, as documented.
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::invalid("upload_too_large", "Each document must be under 5 MB.")
+        } else {
+            AppError::invalid("upload_failed", "The upload was interrupted; please try again.")
+        }
+    };
     while let Some(field) = form.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {

@@ -250,7 +250,15 @@ pub(crate) fn upload_body_limit() -> axum::extract::DefaultBodyLimit {
 pub(crate) async fn read_upload(
     mut form: axum::extract::Multipart,
 ) -> Result<consultation::attachment::CreateAttachment, app::AppError> {
-    let bad = |_| app::AppError::invalid("upload_failed", "The upload was interrupted; please try again.");
+    // Issue 11 item 18: a file over the route's body limit is `attachment_too_large`, as documented,
+    // not an interrupted upload.
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            app::AppError::invalid("attachment_too_large", "Files must be under 10 MB.")
+        } else {
+            app::AppError::invalid("upload_failed", "The upload was interrupted; please try again.")
+        }
+    };
     let mut up = consultation::attachment::CreateAttachment::default();
     while let Some(field) = form.next_field().await.map_err(bad)? {
         match field.name().unwrap_or_default() {
