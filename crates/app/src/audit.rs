@@ -1,5 +1,6 @@
 //! Writing and reading the audit trail (S3). `record` appends inside the caller's transaction, so
-//! if the audit write fails the action fails with it.
+//! if the audit write fails the action fails with it. A refused read ([`App::audit_denied`]) and a
+//! list view ([`App::record_view`]) are recorded in a transaction of their own (issue 11 item 11).
 
 use sea_orm::DatabaseTransaction;
 use serde::Serialize;
@@ -56,6 +57,87 @@ impl App {
     }
 }
 
+/// The outcome of a refused read (issue 11 item 11); the auditor's page filters on it.
+pub const DENIED: &str = "denied";
+
+/// How much of a caller-supplied target id an event keeps: ids are 32–36 characters, and a probe
+/// may send anything.
+const TARGET_MAX_CHARS: usize = 100;
+
+/// A caller-supplied id as recorded: bounded, and with control characters (which a WebSocket frame
+/// can still carry) shown as U+FFFD so the event can be stored on every engine.
+fn recorded_target(id: &str) -> String {
+    id.chars().take(TARGET_MAX_CHARS).map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect()
+}
+
+impl App {
+    /// Runs `use_case`; when it answers `NotFound` or `Forbidden`, appends `action` with outcome
+    /// `denied` and the target the caller asked for, then returns the same error.
+    ///
+    /// Issue 11 item 11 (S3): a refused read of someone else's record must leave a trace, or probing
+    /// for record ids is invisible. The use case's own transaction rolled back with its failure, so the
+    /// event gets a write transaction of its own (the hash chain is appended under the same head lock
+    /// as every other event). If that append fails, the request fails with it (fail closed). The use
+    /// case is boxed here so that wrapping it does not double the size of every caller's future.
+    pub fn audit_denied<'a, T: Send + 'a>(
+        &'a self,
+        who: &'a Principal,
+        ctx: &'a RequestCtx,
+        action: &'a str,
+        target: Subject<'a>,
+        use_case: impl Future<Output = Result<T, AppError>> + Send + 'a,
+    ) -> impl Future<Output = Result<T, AppError>> + Send + 'a {
+        let role = who.primary_role().as_str();
+        self.audit_denied_as(Some(&who.user_id), Some(role), ctx, action, target, use_case)
+    }
+
+    /// Like [`App::audit_denied`] for an actor known only by id and role (a call guest).
+    pub(crate) fn audit_denied_as<'a, T: Send + 'a>(
+        &'a self,
+        actor_user_id: Option<&'a str>,
+        actor_role: Option<&'a str>,
+        ctx: &'a RequestCtx,
+        action: &'a str,
+        target: Subject<'a>,
+        use_case: impl Future<Output = Result<T, AppError>> + Send + 'a,
+    ) -> impl Future<Output = Result<T, AppError>> + Send + 'a {
+        let use_case = Box::pin(use_case);
+        async move {
+            let result = use_case.await;
+            if matches!(result, Err(AppError::NotFound | AppError::Forbidden)) {
+                let patient = target.patient_id.map(recorded_target);
+                let resource = target.resource.map(recorded_target);
+                let subject = Subject { patient_id: patient.as_deref(), resource: resource.as_deref() };
+                let txn = self.store.begin_write().await?;
+                self.record_as(&txn, ctx, actor_user_id, actor_role, action, subject, DENIED).await?;
+                txn.commit().await?;
+            }
+            result
+        }
+    }
+
+    /// Records that `who` was shown a list revealing names or readings (issue 11 item 11): one event
+    /// per view, not per row, in a transaction of its own (list reads open none). An empty list
+    /// reveals nothing and is not recorded: the pages poll some lists (alerts, ringing calls) on
+    /// every load, and an event per empty poll would bury the ones that matter.
+    pub async fn record_view(
+        &self,
+        who: &Principal,
+        ctx: &RequestCtx,
+        action: &str,
+        subject: Subject<'_>,
+        rows: usize,
+    ) -> Result<(), AppError> {
+        if rows == 0 {
+            return Ok(());
+        }
+        let txn = self.store.begin_write().await?;
+        self.record(&txn, ctx, Some(who), action, subject, "ok").await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
 /// One row of the auditor's log viewer.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEventView {
@@ -79,6 +161,8 @@ pub struct AuditQuery {
     pub actor_login: Option<String>,
     pub subject_patient_id: Option<String>,
     pub action: Option<String>,
+    /// `denied` lists refused reads (issue 11 item 11); any other value matches exactly.
+    pub outcome: Option<String>,
     pub before_seq: Option<i64>,
 }
 
@@ -125,6 +209,7 @@ pub async fn list_events(
         actor_user_id,
         subject_patient_id,
         action: q.action.filter(|s| !s.is_empty()),
+        outcome: q.outcome.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
         before_seq: q.before_seq,
         limit: 100,
     };

@@ -20,7 +20,23 @@ pub struct SavedArticle {
     pub saved_at: DateTime<Utc>,
 }
 
+/// Saves an education article to the caller's record (idempotent). `consultation_id` names the
+/// consultation it was saved from: one of the caller's own (or their ward's), else 404 like any
+/// other record they cannot see, and the refusal is audited (issue 11 item 18). `None` means it was
+/// saved from the article library, not from a consultation; the record then shows no link.
 pub async fn save_article(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    slug: &str,
+    consultation_id: Option<&str>,
+) -> Result<(), AppError> {
+    let target = Subject { patient_id: None, resource: consultation_id.or(Some(slug)) };
+    let save = save_article_inner(app, who, ctx, slug, consultation_id);
+    app.audit_denied(who, ctx, "health_record.save_article", target, save).await
+}
+
+async fn save_article_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -30,6 +46,14 @@ pub async fn save_article(
     who.require(&[Role::Patient])?;
     domain::education::find(slug).ok_or(AppError::NotFound)?;
     let txn = app.store.begin_write().await?;
+    if let Some(id) = consultation_id {
+        // As the patient side only: a doctor who is also a patient links nothing they treat.
+        let seen = crate::consultation::scope_for(&txn, who).await?;
+        let row = repo::consultation::find_scoped(&txn, &seen, id).await?.ok_or(AppError::NotFound)?;
+        if !seen.patient_ids.contains(&row.patient_id) {
+            return Err(AppError::NotFound);
+        }
+    }
     let scope = PatientScope::granted(&who.user_id, Grant::SelfOrGuardian);
     repo::health_record::save_article(
         &txn,

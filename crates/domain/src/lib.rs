@@ -24,6 +24,7 @@
 pub mod enum_code;
 
 pub mod annotation;
+pub mod audio;
 pub mod calculator;
 pub mod card;
 pub mod consultation;

@@ -5,6 +5,7 @@
 //! - Practising licence numbers (执业证书编码) for doctor verification (B1).
 //! - Login names and passwords for staff accounts (B3).
 //! - Region codes (GB/T 2260) for institutions (P1) and addresses.
+//! - Control characters in any text input (issue 11 item 15).
 //!
 //! Invariants: successful results are normalised (e.g. phone without
 //! separators or `+86`, login lower-cased); a [`ValidationError`] never
@@ -31,6 +32,9 @@ pub enum ValidationError {
     /// Not a 6-digit region code.
     #[error("{}", self.message())]
     RegionFormat,
+    /// Text holds a control character (NUL, ESC, …), or a line break or tab outside multi-line text.
+    #[error("{}", self.message())]
+    ControlCharacters,
 }
 
 impl ValidationError {
@@ -42,6 +46,7 @@ impl ValidationError {
             Self::PasswordWeak => "password_weak",
             Self::LoginFormat => "login_format",
             Self::RegionFormat => "region_format",
+            Self::ControlCharacters => "control_characters",
         }
     }
 
@@ -59,8 +64,21 @@ impl ValidationError {
                  starting with a letter or digit"
             }
             Self::RegionFormat => "region code must be exactly 6 digits",
+            Self::ControlCharacters => {
+                "text must not contain control characters; line breaks and tabs are allowed \
+                 only in multi-line text such as messages and notes"
+            }
         }
     }
+}
+
+/// Refuses text holding a control character (Unicode `Cc`: U+0000–U+001F, U+007F–U+009F). In
+/// `multiline` text (messages, complaints, notes) line feed, carriage return and tab are allowed.
+/// Issue 11 item 15: PostgreSQL cannot store NUL in text (a 500 before), and no other control
+/// character belongs in a name, id or label. The text is refused, never altered.
+pub fn refuse_control_characters(text: &str, multiline: bool) -> Result<(), ValidationError> {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if text.chars().any(|c| c.is_control() && !allowed(c)) { Err(ValidationError::ControlCharacters) } else { Ok(()) }
 }
 
 /// Minimum password length in characters.

@@ -139,3 +139,23 @@ proptest! {
         let _ = validate_region_code(&raw);
     }
 }
+
+// Issue 11 item 15: control characters are refused, never stripped; line breaks and tabs only in
+// multi-line text.
+#[rstest]
+#[case::plain("王小明 blood pressure 140/90", false, true)]
+#[case::nul("abc\0def", false, false)]
+#[case::nul_multiline("abc\0def", true, false)]
+#[case::escape("\u{1b}[31m", true, false)]
+#[case::delete("a\u{7f}", false, false)]
+#[case::c1("a\u{85}b", true, false)]
+#[case::newline_single("two\nlines", false, false)]
+#[case::newline_multiline("two\r\nlines\tand a tab", true, true)]
+#[case::zero_width_is_not_control("a\u{200b}b", false, true)]
+fn control_characters(#[case] text: &str, #[case] multiline: bool, #[case] ok: bool) {
+    let got = domain::validate::refuse_control_characters(text, multiline);
+    assert_eq!(got.is_ok(), ok, "{text:?}");
+    if let Err(e) = got {
+        assert_eq!(e.code(), "control_characters");
+    }
+}

@@ -4,6 +4,8 @@
 
 #![expect(clippy::expect_used, reason = "test harness: a failed set-up must abort the test loudly")]
 
+pub mod media;
+
 use std::sync::Arc;
 
 use app::{App, AppConfig, Clock, FakeClock, RequestCtx};

@@ -157,17 +157,22 @@ async fn recording_needs_everyones_consent_and_is_kept_encrypted() {
     }
 
     // Audited: every answer, the start, every view.
-    let consents = audit(t, "call.recording.consent").await;
+    let (refused, consents): (Vec<_>, Vec<_>) =
+        audit(t, "call.recording.consent").await.into_iter().partition(|e| e.outcome == "denied");
+    assert_eq!(refused.len(), 1, "the stranger's refused answer is audited (issue 11 item 11)");
     let mut outcomes: Vec<String> = consents.iter().map(|e| e.outcome.clone()).collect();
     outcomes.sort();
     assert_eq!(outcomes, vec!["granted", "granted", "granted", "refused"]);
     assert!(consents.iter().any(|e| e.actor_user_id.as_deref() == Some(guest_id.as_str())));
     assert!(consents.iter().all(|e| e.subject_patient_id.as_deref() == Some(w.patient_id.as_str())));
-    let starts = audit(t, "call.recording.start").await;
+    let done = |events: Vec<store::entity::audit_event::Model>| -> Vec<_> {
+        events.into_iter().filter(|e| e.outcome != "denied").collect()
+    };
+    let starts = done(audit(t, "call.recording.start").await);
     assert_eq!(starts.len(), 1);
     assert_eq!(starts[0].resource.as_deref(), Some(rid.as_str()));
     assert_eq!(starts[0].actor_user_id.as_deref(), Some(w.doctor_id.as_str()));
-    let views = audit(t, "call.recording.view").await;
+    let views = done(audit(t, "call.recording.view").await);
     assert_eq!(views.len(), 4, "three full reads and one range read");
     assert!(views.iter().all(|e| e.resource.as_deref() == Some(rid.as_str())));
     assert!(t.audit_report().await.broken.is_none());

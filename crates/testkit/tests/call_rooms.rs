@@ -324,7 +324,9 @@ async fn signals_go_only_to_joined_participants() {
     let offer = json!({"description": {"type": "offer", "sdp": "v=0"}});
 
     let mut rx = t.app.bus.subscribe();
-    app::call::signal(&t.app, Party::User(&doctor), &id, None, offer.clone()).await.unwrap();
+    app::call::signal(&t.app, Party::User(&doctor), &app::RequestCtx::default(), &id, None, offer.clone())
+        .await
+        .unwrap();
     let got = signals(&mut rx);
     assert_eq!(got.len(), 1, "one event for everyone else in the room");
     assert_eq!(sorted(got[0].recipients.clone()), sorted(vec![w.patient_id.clone(), guest_id.clone()]));
@@ -333,29 +335,63 @@ async fn signals_go_only_to_joined_participants() {
     assert_eq!(got[0].payload["data"], offer);
 
     // Addressed to one person: only them.
-    app::call::signal(&t.app, Party::User(&doctor), &id, Some(&w.patient_id), offer.clone()).await.unwrap();
+    app::call::signal(
+        &t.app,
+        Party::User(&doctor),
+        &app::RequestCtx::default(),
+        &id,
+        Some(&w.patient_id),
+        offer.clone(),
+    )
+    .await
+    .unwrap();
     let got = signals(&mut rx);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].recipients, vec![w.patient_id.clone()]);
     // Not to someone still ringing, not to strangers, not to oneself.
     for to in [second_id.as_str(), "nobody", w.doctor_id.as_str()] {
-        let err = app::call::signal(&t.app, Party::User(&doctor), &id, Some(to), offer.clone()).await.unwrap_err();
+        let err =
+            app::call::signal(&t.app, Party::User(&doctor), &app::RequestCtx::default(), &id, Some(to), offer.clone())
+                .await
+                .unwrap_err();
         assert_eq!(err.code(), "signal_recipient", "to {to}");
     }
     // Senders must be in the room.
-    let err = app::call::signal(&t.app, Party::User(&invited), &id, None, offer.clone()).await.unwrap_err();
+    let err = app::call::signal(&t.app, Party::User(&invited), &app::RequestCtx::default(), &id, None, offer.clone())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "call_state", "an invited doctor who did not answer sends nothing");
-    let err = app::call::signal(&t.app, Party::User(&stranger), &id, None, offer.clone()).await.unwrap_err();
+    let err = app::call::signal(&t.app, Party::User(&stranger), &app::RequestCtx::default(), &id, None, offer.clone())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "not_found");
     assert!(signals(&mut rx).is_empty(), "refused signals go nowhere");
 
     // A guest signals like anyone in the room, and only in their own call.
-    app::call::signal(&t.app, Party::Guest(&guest), &id, Some(&w.doctor_id), json!({"candidate": "c1"})).await.unwrap();
+    app::call::signal(
+        &t.app,
+        Party::Guest(&guest),
+        &app::RequestCtx::default(),
+        &id,
+        Some(&w.doctor_id),
+        json!({"candidate": "c1"}),
+    )
+    .await
+    .unwrap();
     let got = signals(&mut rx);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].recipients, vec![w.doctor_id.clone()]);
     assert_eq!(got[0].payload["from"], guest_id.as_str());
-    let err = app::call::signal(&t.app, Party::Guest(&guest), &"0".repeat(32), None, offer.clone()).await.unwrap_err();
+    let err = app::call::signal(
+        &t.app,
+        Party::Guest(&guest),
+        &app::RequestCtx::default(),
+        &"0".repeat(32),
+        None,
+        offer.clone(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), "not_found");
     // Another real call (another consultation of the same doctor): still not the guest's.
     let r = t
@@ -371,15 +407,23 @@ async fn signals_go_only_to_joined_participants() {
         .await;
     assert_eq!(other.status, StatusCode::CREATED, "{}", other.text);
     let other_id = other.json()["id"].as_str().unwrap().to_owned();
-    let err = app::call::signal(&t.app, Party::Guest(&guest), &other_id, None, offer.clone()).await.unwrap_err();
+    let err =
+        app::call::signal(&t.app, Party::Guest(&guest), &app::RequestCtx::default(), &other_id, None, offer.clone())
+            .await
+            .unwrap_err();
     assert_eq!(err.code(), "not_found");
-    let err = app::call::signal(&t.app, Party::User(&patient), &other_id, None, offer.clone()).await.unwrap_err();
+    let err =
+        app::call::signal(&t.app, Party::User(&patient), &app::RequestCtx::default(), &other_id, None, offer.clone())
+            .await
+            .unwrap_err();
     assert_eq!(err.code(), "not_found");
     assert!(signals(&mut rx).is_empty());
 
     // The invited doctor answers: from now on they hear everyone too.
     assert_eq!(act(&w, &second, &id, "accept").await.0, StatusCode::OK);
-    app::call::signal(&t.app, Party::User(&patient), &id, None, json!({"hello": true})).await.unwrap();
+    app::call::signal(&t.app, Party::User(&patient), &app::RequestCtx::default(), &id, None, json!({"hello": true}))
+        .await
+        .unwrap();
     let got = signals(&mut rx);
     assert_eq!(got.len(), 1);
     assert_eq!(
@@ -389,12 +433,24 @@ async fn signals_go_only_to_joined_participants() {
 
     // Whoever leaves is out of the signaling, both ways.
     assert_eq!(act(&w, &w.patient, &id, "hangup").await.0, StatusCode::OK);
-    let err =
-        app::call::signal(&t.app, Party::User(&doctor), &id, Some(&w.patient_id), offer.clone()).await.unwrap_err();
+    let err = app::call::signal(
+        &t.app,
+        Party::User(&doctor),
+        &app::RequestCtx::default(),
+        &id,
+        Some(&w.patient_id),
+        offer.clone(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), "signal_recipient");
-    let err = app::call::signal(&t.app, Party::User(&patient), &id, None, offer.clone()).await.unwrap_err();
+    let err = app::call::signal(&t.app, Party::User(&patient), &app::RequestCtx::default(), &id, None, offer.clone())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "call_state");
-    app::call::signal(&t.app, Party::User(&doctor), &id, None, offer.clone()).await.unwrap();
+    app::call::signal(&t.app, Party::User(&doctor), &app::RequestCtx::default(), &id, None, offer.clone())
+        .await
+        .unwrap();
     let got = signals(&mut rx);
     assert_eq!(got.len(), 1);
     assert_eq!(sorted(got[0].recipients.clone()), sorted(vec![guest_id.clone(), second_id.clone()]));

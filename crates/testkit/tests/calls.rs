@@ -78,7 +78,9 @@ async fn only_the_two_participants_ring_answer_and_signal() {
     assert_eq!(act(&w, &w.other_patient, &id, "accept").await.0, StatusCode::NOT_FOUND);
     let outsider = principal(&w, &w.other_patient).await;
     let offer = json!({"description": {"type": "offer", "sdp": "v=0"}});
-    let err = app::call::signal(&t.app, Party::User(&outsider), &id, None, offer.clone()).await.unwrap_err();
+    let err = app::call::signal(&t.app, Party::User(&outsider), &app::RequestCtx::default(), &id, None, offer.clone())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "not_found", "a non-participant's offer is refused");
     // The caller cannot answer their own call; the callee can.
     assert_eq!(act(&w, &w.patient, &id, "accept").await.1["error"]["code"], "call_state");
@@ -87,7 +89,7 @@ async fn only_the_two_participants_ring_answer_and_signal() {
     // A participant's signal reaches the other participant only.
     let mut events = t.app.bus.subscribe();
     let me = principal(&w, &w.patient).await;
-    app::call::signal(&t.app, Party::User(&me), &id, None, offer).await.unwrap();
+    app::call::signal(&t.app, Party::User(&me), &app::RequestCtx::default(), &id, None, offer).await.unwrap();
     let ev = events.recv().await.unwrap();
     assert_eq!(ev.recipients, vec![w.doctor_id.clone()]);
     assert_eq!(
@@ -95,7 +97,10 @@ async fn only_the_two_participants_ring_answer_and_signal() {
         (Some("signal"), Some(w.patient_id.as_str()))
     );
     assert_eq!(
-        app::call::signal(&t.app, Party::User(&me), &id, None, json!("not an object")).await.unwrap_err().code(),
+        app::call::signal(&t.app, Party::User(&me), &app::RequestCtx::default(), &id, None, json!("not an object"))
+            .await
+            .unwrap_err()
+            .code(),
         "signal_invalid"
     );
     // No second call over a live one.
@@ -111,7 +116,10 @@ async fn only_the_two_participants_ring_answer_and_signal() {
     assert_eq!(calls[0]["call"]["kind"], "video");
     assert!(calls[0]["text"].as_str().unwrap().contains("03:05"));
     // After the call, signals are refused.
-    let err = app::call::signal(&t.app, Party::User(&me), &id, None, json!({"candidate": null})).await.unwrap_err();
+    let err =
+        app::call::signal(&t.app, Party::User(&me), &app::RequestCtx::default(), &id, None, json!({"candidate": null}))
+            .await
+            .unwrap_err();
     assert_eq!(err.code(), "call_state");
 }
 

@@ -503,8 +503,12 @@ async fn the_blood_pressure_chart_marks_every_reading_and_the_urgent_one() {
     let r = w.get(&format!("/api/v1/patients/{}/charts/cholesterol", w.patient_id), &w.patient_id).await;
     assert_eq!(r.code(), "reading_type");
     // Each view shown is audited, with who looked and how many readings it showed.
-    let views = audited(&w, "observation.chart").await;
+    let (refused, views): (Vec<_>, Vec<_>) =
+        audited(&w, "observation.chart").await.into_iter().partition(|e| e.outcome == "denied");
     assert_eq!(views.len(), 3, "{views:?}");
+    // Issue 11 item 11: the stranger's refused look is audited too, naming the patient.
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].actor_user_id.as_deref(), Some(w.stranger_id.as_str()));
     let outcomes: Vec<&str> = views.iter().rev().map(|e| e.outcome.as_str()).collect();
     assert_eq!(outcomes, ["4", "4", "2"]);
     assert_eq!(views[1].actor_user_id.as_deref(), Some(w.doctor_id.as_str()));

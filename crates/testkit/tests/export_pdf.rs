@@ -81,13 +81,16 @@ fn text_of(doc: &Document) -> String {
     doc.extract_text(&pages).unwrap()
 }
 
+/// Successful exports (a refused one is recorded with outcome `denied`, issue 11 item 11).
 async fn export_events(t: &TestApp) -> Vec<store::entity::audit_event::Model> {
-    store::repo::audit::list(
-        &t.app.store.db,
-        &store::repo::audit::AuditFilter { action: Some("record.export_pdf".into()), limit: 50, ..Default::default() },
-    )
-    .await
-    .unwrap()
+    export_events_with(t, |o| o != "denied").await
+}
+
+async fn export_events_with(t: &TestApp, outcome: impl Fn(&str) -> bool) -> Vec<store::entity::audit_event::Model> {
+    let filter =
+        store::repo::audit::AuditFilter { action: Some("record.export_pdf".into()), limit: 50, ..Default::default() };
+    let all = store::repo::audit::list(&t.app.store.db, &filter).await.unwrap();
+    all.into_iter().filter(|e| outcome(&e.outcome)).collect()
 }
 
 #[tokio::test]
@@ -157,6 +160,9 @@ async fn a_consultation_exports_as_a_pdf_with_chinese_text_and_the_annotated_pho
     step_up(t, &w.other_patient).await;
     assert_eq!(t.get(&path, Some(&w.other_patient)).await.status, StatusCode::NOT_FOUND, "outsiders learn nothing");
     assert!(export_events(t).await.is_empty(), "refused exports leave no export event");
+    let refused = export_events_with(t, |o| o == "denied").await;
+    assert_eq!(refused.len(), 1, "the refusal itself is audited (issue 11 item 11)");
+    assert_eq!(refused[0].resource.as_deref(), Some(id.as_str()));
 
     step_up(t, &w.patient).await;
     let r = t.get(&path, Some(&w.patient)).await;

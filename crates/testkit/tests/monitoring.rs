@@ -171,8 +171,10 @@ async fn duplicates_are_stored_once_and_units_are_normalised() {
     assert_eq!(t.get(&path, Some(&w.doctor)).await.status, StatusCode::OK);
     let filter =
         store::repo::audit::AuditFilter { action: Some("observation.view".into()), limit: 100, ..Default::default() };
-    let n = store::repo::audit::list(&t.app.store.db, &filter).await.unwrap().len();
-    assert_eq!(n, 2, "each read is audited");
+    let events = store::repo::audit::list(&t.app.store.db, &filter).await.unwrap();
+    let (refused, reads): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.outcome == "denied");
+    assert_eq!(reads.len(), 2, "each read is audited");
+    assert_eq!(refused.len(), 1, "and so is the stranger's refused one (issue 11 item 11)");
 }
 
 #[tokio::test]

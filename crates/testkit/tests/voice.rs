@@ -41,25 +41,15 @@ async fn world() -> World {
     World { t, patient, other_patient, doctor, consultation }
 }
 
-/// The start of a WebM file as Chrome's MediaRecorder writes it: the EBML header (DocType "webm")
-/// and the beginning of a Segment, followed by some payload.
+/// A WebM/Opus recording as Chrome's MediaRecorder writes it (issue 11 item 18: a whole container,
+/// not just its first bytes).
 fn webm() -> Vec<u8> {
-    let mut b = vec![0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x86, 0x81, 0x01, 0x42, 0xF7, 0x81, 0x01, 0x42, 0xF2, 0x81];
-    b.extend_from_slice(&[0x04, 0x42, 0xF3, 0x81, 0x08, 0x42, 0x82, 0x84]);
-    b.extend_from_slice(b"webm");
-    b.extend_from_slice(&[0x42, 0x87, 0x81, 0x04, 0x42, 0x85, 0x81, 0x02, 0x18, 0x53, 0x80, 0x67]);
-    b.extend((0..2000u32).map(|i| u8::try_from(i * 7 % 251).unwrap()));
-    b
+    testkit::media::webm_opus(7_400)
 }
 
-/// The first page of an Ogg Opus stream (identification header), as Firefox records.
+/// An Ogg/Opus recording as Firefox writes it.
 fn ogg_opus() -> Vec<u8> {
-    let mut b = b"OggS\0\x02".to_vec();
-    b.extend_from_slice(&[0; 20]);
-    b.extend_from_slice(&[0x01, 0x13]);
-    b.extend_from_slice(b"OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0");
-    b.extend((0..500u32).map(|i| u8::try_from(i % 256).unwrap()));
-    b
+    testkit::media::ogg_opus(2_000)
 }
 
 fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
@@ -162,8 +152,7 @@ async fn ogg_and_mp4_recordings_are_accepted_with_their_type() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.json()["kind"], "voice");
     assert_eq!(r.json()["attachment"]["content_type"], "audio/ogg");
-    let mut m4a = b"\0\0\0\x1cftypM4A \0\0\0\0M4A isommp42".to_vec();
-    m4a.extend_from_slice(&[0; 300]);
+    let m4a = testkit::media::m4a(300_000, true);
     let r = upload(&w, &w.patient, &[("client_id", "v-m4a"), ("duration_ms", "300000")], &m4a).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.json()["attachment"]["content_type"], "audio/mp4");
@@ -199,6 +188,62 @@ async fn bad_lengths_sizes_and_types_are_refused() {
     // Nothing was posted.
     let msgs = w.t.get(&format!("/api/v1/consultations/{}/messages", w.consultation), Some(&w.patient)).await.json();
     assert!(msgs["items"].as_array().unwrap().iter().all(|m| m["kind"] != "voice"));
+}
+
+/// Issue 11 item 18: first bytes that look like a recording are not enough. Each container is parsed
+/// to its last byte and must hold an audio track with a length; otherwise 422 `voice_invalid` and
+/// nothing is posted.
+#[tokio::test]
+async fn magic_bytes_followed_by_junk_are_not_a_voice_message() {
+    let w = world().await;
+    let junk: Vec<u8> = (0..4096u32).map(|i| u8::try_from(i.wrapping_mul(2_654_435_761) >> 24).unwrap()).collect();
+    let webm_magic = [&[0x1A, 0x45, 0xDF, 0xA3, 0x84][..], b"webm", &junk].concat();
+    let ogg_magic = [&b"OggS\0\x02"[..], &[0; 22], b"OpusHead\x01\x01", &junk].concat();
+    let m4a_magic = [&b"\0\0\0\x14ftypM4A \0\0\0\0M4A "[..], &junk].concat();
+    let mut truncated = ogg_opus();
+    truncated.truncate(truncated.len() - 7);
+    let mut flipped = ogg_opus();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    let cases = [
+        ("webm magic + junk", webm_magic),
+        ("ogg magic + junk", ogg_magic),
+        ("mp4 magic + junk", m4a_magic),
+        ("webm + trailing junk", [webm(), junk.clone()].concat()),
+        ("ogg + trailing junk", [ogg_opus(), junk.clone()].concat()),
+        ("m4a + trailing junk", [testkit::media::m4a(2_000, false), junk[..5].to_vec()].concat()),
+        ("truncated ogg", truncated),
+        ("ogg with a flipped bit", flipped),
+        ("webm without an audio track", testkit::media::webm_track(2_000, 1)),
+        ("webm without frames", testkit::media::webm_opus(0)),
+    ];
+    for (what, file) in cases {
+        let r = upload(&w, &w.patient, &[("client_id", "v-junk"), ("duration_ms", "2000")], &file).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {}", r.text);
+        assert_eq!(r.code(), "voice_invalid", "{what}");
+    }
+    // A container that says it runs far over five minutes is refused whatever the client claims.
+    let long = testkit::media::ogg_opus(330_000);
+    let r = upload(&w, &w.patient, &[("client_id", "v-long"), ("duration_ms", "60000")], &long).await;
+    assert_eq!(r.code(), "voice_duration", "{}", r.text);
+    let msgs = w.t.get(&format!("/api/v1/consultations/{}/messages", w.consultation), Some(&w.patient)).await.json();
+    assert!(msgs["items"].as_array().unwrap().iter().all(|m| m["kind"] != "voice"), "nothing was posted");
+}
+
+#[test]
+fn each_container_yields_its_length() {
+    use domain::audio::{Container, probe};
+    let cases = [
+        (testkit::media::webm_opus(7_400), Container::Webm, 7_380),
+        (testkit::media::ogg_opus(2_000), Container::Ogg, 2_000),
+        (testkit::media::m4a(60_000, false), Container::Mp4, 60_000),
+        (testkit::media::m4a(60_000, true), Container::Mp4, 59_989),
+    ];
+    for (bytes, container, ms) in cases {
+        let info = probe(&bytes).unwrap();
+        assert_eq!(info.container, container);
+        assert_eq!(info.duration_ms, ms, "{container:?}");
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Session resolution and CSRF (B3). A session comes from the `yiqiao_session` cookie (web) or an
 //! `Authorization: Bearer` token (API). Cookie-authenticated requests that change state must carry
-//! the session's CSRF token (form field `csrf`, header `X-CSRF-Token`, or `?csrf=` for multipart
-//! uploads); bearer requests carry no ambient credential and need none.
+//! the session's CSRF token (form field `csrf` of a url-encoded form, or header `X-CSRF-Token`, which
+//! uploads use); bearer requests carry no ambient credential and need none. Never in the URL, where
+//! it would end up in logs, history and `Referer` headers (issue 11 item 18).
 
 use std::net::SocketAddr;
 
@@ -44,10 +45,6 @@ fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
     v.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
 }
 
-fn query_param(uri: &axum::http::Uri, name: &str) -> Option<String> {
-    form_urlencoded::parse(uri.query()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
-
 /// Resolves the caller, picks the language, checks CSRF, and records the request context.
 pub async fn resolve_session(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
@@ -75,12 +72,7 @@ pub async fn resolve_session(State(s): State<AppState>, req: Request, next: Next
     let mut body = body;
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if let (Some(p), true, true) = (&principal, via_cookie, unsafe_method) {
-        let mut supplied = parts
-            .headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| query_param(&parts.uri, "csrf"));
+        let mut supplied = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let is_form = parts
             .headers
             .get(header::CONTENT_TYPE)

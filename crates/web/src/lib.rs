@@ -10,6 +10,7 @@ pub mod cross_site;
 pub mod error;
 pub mod headers;
 pub mod i18n;
+pub mod input;
 pub mod openapi;
 pub mod pages;
 pub mod redirect;
@@ -46,6 +47,8 @@ pub fn router(app: app::App, secure_cookies: bool) -> Router {
     routes
         .route("/healthz", axum::routing::get(healthz))
         .layer(axum::middleware::from_fn_with_state(state.clone(), cross_site::guard))
+        // Runs after the session is resolved (it answers pages in the caller's language).
+        .layer(axum::middleware::from_fn(input::refuse_control_characters))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_session))
         .layer(RequestBodyLimitLayer::new(12 * 1024 * 1024))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -152,6 +152,24 @@ impl Party<'_> {
     }
 }
 
+impl App {
+    /// [`App::audit_denied`] for a party in a call: a signed-in user or a guest (issue 11 item 11).
+    pub(crate) fn audit_party_denied<'a, T: Send + 'a>(
+        &'a self,
+        party: Party<'a>,
+        ctx: &'a RequestCtx,
+        action: &'a str,
+        target: Subject<'a>,
+        use_case: impl Future<Output = Result<T, AppError>> + Send + 'a,
+    ) -> impl Future<Output = Result<T, AppError>> + Send + 'a {
+        let (id, role) = match party {
+            Party::User(p) => (p.user_id.as_str(), p.primary_role().as_str()),
+            Party::Guest(g) => (g.participant_id.as_str(), "guest"),
+        };
+        self.audit_denied_as(Some(id), Some(role), ctx, action, target, use_case)
+    }
+}
+
 /// One person in the room as every participant sees them.
 #[derive(Debug, Clone, Serialize)]
 pub struct ParticipantView {
@@ -362,7 +380,19 @@ fn new_member(call_id: &str, participant_id: &str, role: &str, state: &str, by: 
 }
 
 /// Starts a call from an open consultation to its other side (the patient or the assigned doctor).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn start(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    consultation_id: &str,
+    kind: &str,
+) -> Result<CallView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(consultation_id) };
+    app.audit_denied(who, ctx, "call.start", target, start_inner(app, who, ctx, consultation_id, kind)).await
+}
+
+async fn start_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -455,24 +485,43 @@ async fn schedule_ring_timeout(
     Ok(())
 }
 
-/// One call for a participant (the call page), with the viewer's ICE servers.
-pub async fn get(app: &App, party: Party<'_>, id: &str) -> Result<CallView, AppError> {
-    let room = Room::for_party(app, &app.store.db, party, id).await?;
-    Ok(room.view_for(app, party.id()))
+/// One call for a participant (the call page), with the viewer's ICE servers. A refusal is audited
+/// (issue 11 item 11).
+pub async fn get(app: &App, party: Party<'_>, ctx: &RequestCtx, id: &str) -> Result<CallView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    let view = async {
+        let room = Room::for_party(app, &app.store.db, party, id).await?;
+        Ok(room.view_for(app, party.id()))
+    };
+    app.audit_party_denied(party, ctx, "call.view", target, view).await
 }
 
 /// Calls ringing for the caller right now (a page opened after the ring started still shows it).
-pub async fn incoming(app: &App, who: &Principal) -> Result<Vec<CallView>, AppError> {
+/// A ringing call names who calls, so showing the list is audited (issue 11 item 11).
+pub async fn incoming(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<Vec<CallView>, AppError> {
     let db = &app.store.db;
     let mut out = Vec::new();
     for row in repo::call::ringing_for(db, &who.user_id).await? {
         out.push(Room::load(app, db, row).await?.view_for(app, &who.user_id));
     }
+    app.record_view(who, ctx, "call.list", Subject { patient_id: None, resource: None }, out.len()).await?;
     Ok(out)
 }
 
 /// `accept`, `decline`, `hangup` (leave) or `end` (the consultation's doctor ends it for everyone).
+/// A refusal is audited (issue 11 item 11).
 pub async fn act(app: &App, party: Party<'_>, ctx: &RequestCtx, id: &str, action: &str) -> Result<CallView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_party_denied(party, ctx, "call.act", target, act_inner(app, party, ctx, id, action)).await
+}
+
+async fn act_inner(
+    app: &App,
+    party: Party<'_>,
+    ctx: &RequestCtx,
+    id: &str,
+    action: &str,
+) -> Result<CallView, AppError> {
     let txn = app.store.begin_write().await?;
     let mut room = Room::lock_for(app, &txn, party, id).await?;
     let me = party.id().to_owned();
@@ -585,8 +634,20 @@ async fn settle(app: &App, txn: &DatabaseTransaction, room: &mut Room, by: &str)
 }
 
 /// Relays a signaling payload (SDP offer/answer, ICE candidate, `hello`) from a joined participant
-/// to one other joined participant (`to`), or to all of them.
-pub async fn signal(app: &App, party: Party<'_>, id: &str, to: Option<&str>, data: Value) -> Result<(), AppError> {
+/// to one other joined participant (`to`), or to all of them. A refusal is audited (issue 11 item 11).
+pub async fn signal(
+    app: &App,
+    party: Party<'_>,
+    ctx: &RequestCtx,
+    id: &str,
+    to: Option<&str>,
+    data: Value,
+) -> Result<(), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_party_denied(party, ctx, "call.signal", target, relay(app, party, id, to, data)).await
+}
+
+async fn relay(app: &App, party: Party<'_>, id: &str, to: Option<&str>, data: Value) -> Result<(), AppError> {
     if !data.is_object() || data.to_string().len() > MAX_SIGNAL_BYTES {
         return Err(AppError::invalid("signal_invalid", "A signal is a JSON object under 64 KiB."));
     }

@@ -57,7 +57,26 @@ impl From<r::Model> for RecordingView {
 
 /// Starts a recording: only the consultation's doctor, in the call, after asking, and only once every
 /// participant in the call has consented on screen.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn start_recording(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    call_id: &str,
+    content_type: &str,
+) -> Result<RecordingView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(call_id) };
+    app.audit_denied(
+        who,
+        ctx,
+        "call.recording.start",
+        target,
+        start_recording_inner(app, who, ctx, call_id, content_type),
+    )
+    .await
+}
+
+async fn start_recording_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -130,7 +149,21 @@ pub async fn start_recording(
 
 /// Stores chunk `seq` of a running recording (its recorder only). Chunks arrive in order; sending a
 /// stored chunk again (a retry) changes nothing.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn append_chunk(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    recording_id: &str,
+    seq: i32,
+    bytes: Vec<u8>,
+) -> Result<RecordingView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(recording_id) };
+    app.audit_denied(who, ctx, "call.recording.chunk", target, append_chunk_inner(app, who, recording_id, seq, bytes))
+        .await
+}
+
+async fn append_chunk_inner(
     app: &App,
     who: &Principal,
     recording_id: &str,
@@ -184,7 +217,19 @@ pub async fn append_chunk(
 }
 
 /// The recorder stops: the recording is complete and appears in the conversation.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn finish_recording(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    recording_id: &str,
+) -> Result<RecordingView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(recording_id) };
+    app.audit_denied(who, ctx, "call.recording.finish", target, finish_recording_inner(app, who, ctx, recording_id))
+        .await
+}
+
+async fn finish_recording_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -255,7 +300,18 @@ pub(super) async fn complete(
 }
 
 /// A recording's media for someone who was in the call or may see the consultation; audited.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn fetch_recording(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+) -> Result<(String, Vec<u8>), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "call.recording.view", target, fetch_recording_inner(app, who, ctx, id)).await
+}
+
+async fn fetch_recording_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,

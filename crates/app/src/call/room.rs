@@ -56,7 +56,19 @@ fn check_manager(room: &Room, who: &Principal) -> Result<(), AppError> {
 }
 
 /// Verified doctors the consultation's doctor may invite (not already in the call).
-pub async fn invitable(app: &App, who: &Principal, call_id: &str, q: &str) -> Result<Vec<DoctorListing>, AppError> {
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
+pub async fn invitable(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    call_id: &str,
+    q: &str,
+) -> Result<Vec<DoctorListing>, AppError> {
+    let target = Subject { patient_id: None, resource: Some(call_id) };
+    app.audit_denied(who, ctx, "call.invitable", target, invitable_inner(app, who, call_id, q)).await
+}
+
+async fn invitable_inner(app: &App, who: &Principal, call_id: &str, q: &str) -> Result<Vec<DoctorListing>, AppError> {
     let room = Room::for_party(app, &app.store.db, Party::User(who), call_id).await?;
     if !room.manager(&who.user_id) {
         return Err(AppError::Forbidden);
@@ -69,7 +81,19 @@ pub async fn invitable(app: &App, who: &Principal, call_id: &str, q: &str) -> Re
 }
 
 /// Invites a verified doctor into the call: their pages ring like for any call.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn invite(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    call_id: &str,
+    user_id: &str,
+) -> Result<super::CallView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(call_id) };
+    app.audit_denied(who, ctx, "call.invite", target, invite_inner(app, who, ctx, call_id, user_id)).await
+}
+
+async fn invite_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -122,7 +146,20 @@ pub async fn invite(
 
 /// Creates a one-time guest link (an interpreter or a family member) that expires in
 /// [`GUEST_LINK_SECS`]. Only a hash of the token is stored.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn guest_link(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    call_id: &str,
+    name: &str,
+    role: &str,
+) -> Result<GuestLink, AppError> {
+    let target = Subject { patient_id: None, resource: Some(call_id) };
+    app.audit_denied(who, ctx, "call.guest_link", target, guest_link_inner(app, who, ctx, call_id, name, role)).await
+}
+
+async fn guest_link_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -265,7 +302,20 @@ pub async fn guest_session(app: &App, secret: &str) -> Result<Guest, AppError> {
 }
 
 /// A participant answers the recording question on their screen; audited either way.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn consent(
+    app: &App,
+    party: Party<'_>,
+    ctx: &RequestCtx,
+    call_id: &str,
+    allow: bool,
+) -> Result<super::CallView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(call_id) };
+    app.audit_party_denied(party, ctx, "call.recording.consent", target, consent_inner(app, party, ctx, call_id, allow))
+        .await
+}
+
+async fn consent_inner(
     app: &App,
     party: Party<'_>,
     ctx: &RequestCtx,
@@ -304,7 +354,18 @@ pub async fn consent(
 
 /// The consultation's doctor asks everyone in the call to consent to recording (their own consent is
 /// implied by asking).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn request_recording(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    call_id: &str,
+) -> Result<super::CallView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(call_id) };
+    app.audit_denied(who, ctx, "call.recording.request", target, request_recording_inner(app, who, ctx, call_id)).await
+}
+
+async fn request_recording_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,

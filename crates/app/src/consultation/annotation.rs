@@ -21,7 +21,18 @@ pub struct AnnotationView {
     pub editable: bool,
 }
 
+/// A refusal (not found, forbidden) is audited (issue 11 item 11).
 pub async fn get(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    attachment_id: &str,
+) -> Result<AnnotationView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(attachment_id) };
+    app.audit_denied(who, ctx, "attachment.annotation_view", target, get_inner(app, who, ctx, attachment_id)).await
+}
+
+async fn get_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -65,7 +76,19 @@ pub async fn get(
 }
 
 /// Replaces the shapes on an image (the consultation's doctor only, while it is open).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn save(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    attachment_id: &str,
+    shapes: Vec<Shape>,
+) -> Result<(), AppError> {
+    let target = Subject { patient_id: None, resource: Some(attachment_id) };
+    app.audit_denied(who, ctx, "attachment.annotate", target, save_inner(app, who, ctx, attachment_id, shapes)).await
+}
+
+async fn save_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,

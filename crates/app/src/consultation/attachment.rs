@@ -86,7 +86,19 @@ pub(super) struct NewAttachment {
 }
 
 /// Uploads a file into the conversation as an `image`, `file` or (for a recording) `voice` message.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn upload(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    consultation_id: &str,
+    input: CreateAttachment,
+) -> Result<(MessageView, bool), AppError> {
+    let target = Subject { patient_id: None, resource: Some(consultation_id) };
+    app.audit_denied(who, ctx, "attachment.upload", target, upload_inner(app, who, ctx, consultation_id, input)).await
+}
+
+async fn upload_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -189,7 +201,19 @@ pub(super) async fn store_and_post(
 }
 
 /// Fetches an attachment (or its thumbnail) for a participant; audited.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn fetch(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    thumb: bool,
+) -> Result<(String, Vec<u8>), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "attachment.view", target, fetch_inner(app, who, ctx, id, thumb)).await
+}
+
+async fn fetch_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,

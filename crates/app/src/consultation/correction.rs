@@ -46,7 +46,28 @@ pub async fn list(
     Ok(out)
 }
 
+/// A refusal (not found, forbidden) is audited (issue 11 item 11).
 pub async fn correct(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    reason: &str,
+    summary: &str,
+    diagnoses: &[String],
+) -> Result<i32, AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(
+        who,
+        ctx,
+        "consultation.correct",
+        target,
+        correct_inner(app, who, ctx, id, reason, summary, diagnoses),
+    )
+    .await
+}
+
+async fn correct_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,

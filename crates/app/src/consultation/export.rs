@@ -14,7 +14,13 @@ fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// The consultation as a FHIR R4 `Bundle` of type `collection`.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn fhir_bundle(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<Value, AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "record.export_fhir", target, fhir_bundle_inner(app, who, ctx, id)).await
+}
+
+async fn fhir_bundle_inner(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<Value, AppError> {
     who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
     // Issue 11 item 8: exports are heavy (decodes, fonts); bound how many one account starts.
     app.throttle_hit(crate::throttle::Action::ExportByAccount, &who.user_id)?;

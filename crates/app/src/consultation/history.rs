@@ -24,7 +24,19 @@ pub struct HistoryItem {
 }
 
 /// Earlier consultations of the patient of `consultation_id` (excluding it), newest first.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn patient_history(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    consultation_id: &str,
+) -> Result<Vec<HistoryItem>, AppError> {
+    let target = Subject { patient_id: None, resource: Some(consultation_id) };
+    app.audit_denied(who, ctx, "patient.history.view", target, patient_history_inner(app, who, ctx, consultation_id))
+        .await
+}
+
+async fn patient_history_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,

@@ -12,7 +12,13 @@ use super::{domain_err, recipients, scope_for, seal_text};
 use crate::{App, AppError, Principal, RequestCtx, audit::Subject};
 
 /// A department doctor takes an unclaimed team consultation.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn claim(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<(), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "consultation.claim", target, claim_inner(app, who, ctx, id)).await
+}
+
+async fn claim_inner(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<(), AppError> {
     who.require_verified_doctor()?;
     let txn = app.store.begin_write().await?;
     let scope = scope_for(&txn, who).await?;
@@ -47,7 +53,20 @@ pub async fn claim(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Re
 }
 
 /// The doctor closes the consultation with a summary and diagnoses.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn close(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    summary: &str,
+    diagnoses: &[String],
+) -> Result<(), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "consultation.close", target, close_inner(app, who, ctx, id, summary, diagnoses)).await
+}
+
+async fn close_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -92,7 +111,20 @@ pub async fn close(
 }
 
 /// The patient rates a closed consultation once (A7).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn rate(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    stars: u8,
+    comment: &str,
+) -> Result<(), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "consultation.rate", target, rate_inner(app, who, ctx, id, stars, comment)).await
+}
+
+async fn rate_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -174,7 +206,20 @@ pub async fn escalate_if_unanswered(
 
 /// Hands a consultation over to another verified doctor with a note (A2); the note appears in the
 /// conversation as a system line and the response clock keeps running.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn handover(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    to: &str,
+    note: &str,
+) -> Result<(), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "consultation.handover", target, handover_inner(app, who, ctx, id, to, note)).await
+}
+
+async fn handover_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,

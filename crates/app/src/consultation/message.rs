@@ -297,8 +297,21 @@ pub async fn send_calculator(
 }
 
 /// Appends a message to the conversation (text or attachment) in one transaction with its audit
-/// event, the clock update and the search tokens; then tells the participants.
+/// event, the clock update and the search tokens; then tells the participants. A refusal is
+/// audited too (issue 11 item 11).
 pub(crate) async fn post_message(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    client_id: &str,
+    out: Outgoing,
+) -> Result<(MessageView, bool), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "consultation.message", target, append_message(app, who, ctx, id, client_id, out)).await
+}
+
+async fn append_message(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -375,8 +388,20 @@ pub(crate) async fn post_message(
     Ok((view, true))
 }
 
-/// Messages after `after` (at most 500), for participants only. Audited as a record view.
+/// Messages after `after` (at most 500), for participants only. Audited as a record view, a
+/// refusal too (issue 11 item 11).
 pub async fn messages(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    after: i64,
+) -> Result<Vec<MessageView>, AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "consultation.messages_view", target, messages_after(app, who, ctx, id, after)).await
+}
+
+async fn messages_after(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -406,8 +431,14 @@ pub async fn messages(
     Ok(out)
 }
 
-/// Marks messages up to `seq` as read by the caller and tells the other side.
-pub async fn mark_read(app: &App, who: &Principal, id: &str, seq: i64) -> Result<(), AppError> {
+/// Marks messages up to `seq` as read by the caller and tells the other side. A refusal is audited
+/// (issue 11 item 11: a read receipt for an unknown id is a probe like any other).
+pub async fn mark_read(app: &App, who: &Principal, ctx: &RequestCtx, id: &str, seq: i64) -> Result<(), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "consultation.read", target, read_up_to(app, who, id, seq)).await
+}
+
+async fn read_up_to(app: &App, who: &Principal, id: &str, seq: i64) -> Result<(), AppError> {
     let txn = app.store.begin_write().await?;
     let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;
@@ -422,8 +453,13 @@ pub async fn mark_read(app: &App, who: &Principal, id: &str, seq: i64) -> Result
     Ok(())
 }
 
-/// Tells the other side that `who` is typing (not stored).
-pub async fn typing(app: &App, who: &Principal, id: &str) -> Result<(), AppError> {
+/// Tells the other side that `who` is typing (not stored; a refusal is audited, issue 11 item 11).
+pub async fn typing(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<(), AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "consultation.typing", target, tell_typing(app, who, id)).await
+}
+
+async fn tell_typing(app: &App, who: &Principal, id: &str) -> Result<(), AppError> {
     let db = &app.store.db;
     let scope = scope_for(db, who).await?;
     let row = repo::consultation::find_scoped(db, &scope, id).await?.ok_or(AppError::NotFound)?;

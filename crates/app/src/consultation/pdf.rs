@@ -84,7 +84,13 @@ enum Body {
 }
 
 /// One consultation as a PDF (participants only; step-up required; audited).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn consultation_pdf(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<PdfExport, AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "record.export_pdf", target, consultation_pdf_inner(app, who, ctx, id)).await
+}
+
+async fn consultation_pdf_inner(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<PdfExport, AppError> {
     who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
     // Issue 11 item 8: exports are heavy (decodes, fonts); bound how many one account starts.
     app.throttle_hit(crate::throttle::Action::ExportByAccount, &who.user_id)?;
@@ -104,7 +110,18 @@ pub async fn consultation_pdf(app: &App, who: &Principal, ctx: &RequestCtx, id: 
 /// All consultations of `patient_id` that the caller may see, oldest first: the patient's (or
 /// guardian's) whole record, or for a doctor the consultations they share with the patient.
 /// Nothing visible → 404, so the answer does not reveal whether the patient exists.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn record_pdf(app: &App, who: &Principal, ctx: &RequestCtx, patient_id: &str) -> Result<PdfExport, AppError> {
+    let target = Subject { patient_id: Some(patient_id), resource: None };
+    app.audit_denied(who, ctx, "record.export_pdf", target, record_pdf_inner(app, who, ctx, patient_id)).await
+}
+
+async fn record_pdf_inner(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+) -> Result<PdfExport, AppError> {
     who.require_step_up(app.clock.now(), app.config.step_up_secs)?;
     // Issue 11 item 8: exports are heavy (decodes, fonts); bound how many one account starts.
     app.throttle_hit(crate::throttle::Action::ExportByAccount, &who.user_id)?;

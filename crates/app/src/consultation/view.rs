@@ -162,8 +162,13 @@ impl ConsultationView {
     }
 }
 
-/// One consultation for a participant; anyone else gets 404. Audited.
+/// One consultation for a participant; anyone else gets 404. Audited, a refusal too (issue 11 item 11).
 pub async fn get(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<ConsultationView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "consultation.view", target, view(app, who, ctx, id)).await
+}
+
+async fn view(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<ConsultationView, AppError> {
     let txn = app.store.begin_write().await?;
     let scope = scope_for(&txn, who).await?;
     let row = repo::consultation::find_scoped(&txn, &scope, id).await?.ok_or(AppError::NotFound)?;

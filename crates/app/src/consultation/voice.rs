@@ -19,22 +19,14 @@ pub const MIN_VOICE_MS: u32 = 300;
 pub const MAX_VOICE_MS: u32 = 5 * 60 * 1000;
 
 /// The audio type of a browser recording, recognised by its first bytes; `None` for anything else.
+/// Recognising is not accepting: [`upload`] parses the container ([`domain::audio::probe`]).
 #[must_use]
 pub fn sniff_audio(bytes: &[u8]) -> Option<&'static str> {
-    let head = &bytes[..bytes.len().min(64)];
-    let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
-    if bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) && has(b"webm") {
-        // EBML header with DocType "webm" (Matroska files and other EBML documents are refused).
-        Some("audio/webm")
-    } else if bytes.starts_with(b"OggS") && has(b"OpusHead") {
-        // The first Ogg page of an Opus stream carries its identification header.
-        Some("audio/ogg")
-    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
-        Some("audio/mp4")
-    } else {
-        None
-    }
+    domain::audio::Container::sniff(bytes).map(domain::audio::Container::content_type)
 }
+
+/// Some slack over five minutes for the container's own clock (the recorder stops a moment late).
+const CONTAINER_SLACK_MS: u64 = 2_000;
 
 /// Validates the recorder's `duration_ms` field: a whole number from 300 ms to 5 minutes.
 pub fn parse_duration(raw: Option<&str>) -> Result<u32, AppError> {
@@ -72,6 +64,13 @@ pub(super) async fn upload(
         return Err(AppError::invalid("voice_too_large", "A voice message must be under 5 MB."));
     }
     let duration_ms = parse_duration(input.duration_ms.as_deref())?;
+    // Issue 11 item 18: first bytes that look like a recording followed by anything else are not
+    // a voice message; the container must hold an audio track with a length.
+    let info = domain::audio::probe(&input.bytes)
+        .map_err(|_| AppError::invalid("voice_invalid", "The recording could not be read; please record it again."))?;
+    if info.duration_ms > u64::from(MAX_VOICE_MS) + CONTAINER_SLACK_MS {
+        return Err(AppError::invalid("voice_duration", "A voice message must be between 0.3 seconds and 5 minutes."));
+    }
     let new = NewAttachment {
         kind: "voice",
         name: file_name(content_type).to_owned(),

@@ -92,7 +92,29 @@ pub struct PairedDevice {
 
 /// Pairs a device to the patient (the patient, or staff caring for them). `secret` is generated
 /// unless given (demo and makers' factory secrets); at least 16 characters.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn pair_device(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    device_id: &str,
+    kind: ReadingKind,
+    label: &str,
+    secret: Option<&str>,
+) -> Result<PairedDevice, AppError> {
+    let target = Subject { patient_id: Some(patient_id), resource: None };
+    app.audit_denied(
+        who,
+        ctx,
+        "device.pair",
+        target,
+        pair_device_inner(app, who, ctx, patient_id, device_id, kind, label, secret),
+    )
+    .await
+}
+
+async fn pair_device_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -145,8 +167,18 @@ pub struct DeviceView {
     pub paired_at: DateTime<Utc>,
 }
 
-/// The patient's paired devices.
-pub async fn devices(app: &App, who: &Principal, patient_id: &str) -> Result<Vec<DeviceView>, AppError> {
+/// The patient's paired devices; a refusal is audited (issue 11 item 11).
+pub async fn devices(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+) -> Result<Vec<DeviceView>, AppError> {
+    let target = Subject { patient_id: Some(patient_id), resource: None };
+    app.audit_denied(who, ctx, "device.list", target, devices_of(app, who, patient_id)).await
+}
+
+async fn devices_of(app: &App, who: &Principal, patient_id: &str) -> Result<Vec<DeviceView>, AppError> {
     require_care(app, who, patient_id).await?;
     repo::monitoring::devices_of(&app.store.db, patient_id)
         .await?
@@ -467,7 +499,20 @@ pub struct ManualReading {
 }
 
 /// Records a reading entered by hand (audited).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn record_reading(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    input: ManualReading,
+) -> Result<ObservationView, AppError> {
+    let target = Subject { patient_id: Some(patient_id), resource: None };
+    app.audit_denied(who, ctx, "observation.record", target, record_reading_inner(app, who, ctx, patient_id, input))
+        .await
+}
+
+async fn record_reading_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -509,7 +554,28 @@ pub async fn record_reading(
 }
 
 /// A patient's readings by LOINC code and time window, oldest first (at most 5,000); audited.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn observations(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    code: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<ObservationView>, AppError> {
+    let target = Subject { patient_id: Some(patient_id), resource: None };
+    app.audit_denied(
+        who,
+        ctx,
+        "observation.view",
+        target,
+        observations_inner(app, who, ctx, patient_id, code, from, to),
+    )
+    .await
+}
+
+async fn observations_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -593,8 +659,15 @@ async fn alert_view(app: &App, row: a::Model, reading: Option<ObservationView>) 
 }
 
 /// The caller's open alerts — their own, and escalated ones of their institution's doctors —
-/// urgent first, then newest.
-pub async fn open_alerts(app: &App, who: &Principal) -> Result<Vec<AlertView>, AppError> {
+/// urgent first, then newest. They name patients and show readings, so the view is audited
+/// (issue 11 item 11).
+pub async fn open_alerts(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<Vec<AlertView>, AppError> {
+    let out = alerts_for(app, who).await?;
+    app.record_view(who, ctx, "alert.list", Subject { patient_id: None, resource: None }, out.len()).await?;
+    Ok(out)
+}
+
+async fn alerts_for(app: &App, who: &Principal) -> Result<Vec<AlertView>, AppError> {
     let db = &app.store.db;
     let mut out = Vec::new();
     for row in repo::monitoring::open_alerts_for(db, &who.user_id).await? {
@@ -623,7 +696,13 @@ pub async fn open_alerts(app: &App, who: &Principal) -> Result<Vec<AlertView>, A
 }
 
 /// The alert's doctor (after escalation: their team) acknowledges it (once; again is a no-op).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn acknowledge(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<AlertView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "alert.acknowledge", target, acknowledge_inner(app, who, ctx, id)).await
+}
+
+async fn acknowledge_inner(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<AlertView, AppError> {
     let txn = app.store.begin_write().await?;
     let mut row = repo::monitoring::lock_alert(&txn, id).await?.ok_or(AppError::NotFound)?;
     // The plan's doctor; once escalated, anyone of the doctor's team (a doctor or nurse of the same

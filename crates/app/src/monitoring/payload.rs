@@ -78,6 +78,8 @@ fn reading_id(v: Option<&Value>) -> Result<String, AppError> {
     if id.is_empty() || id.len() > 100 {
         return Err(invalid("reading_id", "Each reading needs a reading_id (1 to 100 characters)."));
     }
+    // Issue 11 item 15: MQTT payloads do not pass the HTTP input check; the id is stored as text.
+    domain::validate::refuse_control_characters(id, false)?;
     Ok(id.to_owned())
 }
 

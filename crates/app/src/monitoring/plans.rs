@@ -284,7 +284,19 @@ pub struct PlanInput {
 
 /// A doctor who cares for the patient starts a plan (audited); its first two weeks of tasks are
 /// scheduled in the same transaction.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn create_plan(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    input: PlanInput,
+) -> Result<PlanView, AppError> {
+    let target = Subject { patient_id: Some(patient_id), resource: None };
+    app.audit_denied(who, ctx, "plan.create", target, create_plan_inner(app, who, ctx, patient_id, input)).await
+}
+
+async fn create_plan_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -364,18 +376,30 @@ pub(super) fn plan_row(
     })
 }
 
-/// The patient's active plans.
-pub async fn plans(app: &App, who: &Principal, patient_id: &str) -> Result<Vec<PlanView>, AppError> {
-    require_care(app, who, patient_id).await?;
-    let mut out = Vec::new();
-    for row in repo::monitoring::active_plans(&app.store.db, patient_id).await? {
-        out.push(plan_view(app, row).await?);
-    }
+/// The patient's active plans. The view is audited, and so is a refusal (issue 11 item 11).
+pub async fn plans(app: &App, who: &Principal, ctx: &RequestCtx, patient_id: &str) -> Result<Vec<PlanView>, AppError> {
+    let subject = Subject { patient_id: Some(patient_id), resource: None };
+    let list = async {
+        require_care(app, who, patient_id).await?;
+        let mut out = Vec::new();
+        for row in repo::monitoring::active_plans(&app.store.db, patient_id).await? {
+            out.push(plan_view(app, row).await?);
+        }
+        Ok(out)
+    };
+    let out = app.audit_denied(who, ctx, "plan.list", subject, list).await?;
+    app.record_view(who, ctx, "plan.list", subject, out.len()).await?;
     Ok(out)
 }
 
 /// The plan's doctor ends it: its pending tasks are cancelled (audited).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn end_plan(app: &App, who: &Principal, ctx: &RequestCtx, plan_id: &str) -> Result<PlanView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(plan_id) };
+    app.audit_denied(who, ctx, "plan.end", target, end_plan_inner(app, who, ctx, plan_id)).await
+}
+
+async fn end_plan_inner(app: &App, who: &Principal, ctx: &RequestCtx, plan_id: &str) -> Result<PlanView, AppError> {
     let txn = app.store.begin_write().await?;
     let row = repo::monitoring::plan(&txn, plan_id).await?.filter(|p| p.doctor_id == who.user_id);
     let row = row.ok_or(AppError::NotFound)?;
@@ -424,7 +448,14 @@ pub struct FollowedPatient {
 }
 
 /// The caller's (a doctor's) active plans with their patients and open alerts, most alarming first.
-pub async fn my_patients(app: &App, who: &Principal) -> Result<Vec<FollowedPatient>, AppError> {
+/// The list names patients, so showing it is audited (issue 11 item 11).
+pub async fn my_patients(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<Vec<FollowedPatient>, AppError> {
+    let out = followed_patients(app, who).await?;
+    app.record_view(who, ctx, "care.patients", Subject { patient_id: None, resource: None }, out.len()).await?;
+    Ok(out)
+}
+
+async fn followed_patients(app: &App, who: &Principal) -> Result<Vec<FollowedPatient>, AppError> {
     if !who.has(Role::Doctor) {
         return Ok(Vec::new());
     }
@@ -442,10 +473,14 @@ pub async fn my_patients(app: &App, who: &Principal) -> Result<Vec<FollowedPatie
     Ok(out)
 }
 
-/// The patient's display name, for someone caring for them.
-pub async fn patient_name(app: &App, who: &Principal, patient_id: &str) -> Result<String, AppError> {
-    require_care(app, who, patient_id).await?;
-    consultation::display_name(app, &app.store.db, patient_id).await
+/// The patient's display name, for someone caring for them; a refusal is audited (issue 11 item 11).
+pub async fn patient_name(app: &App, who: &Principal, ctx: &RequestCtx, patient_id: &str) -> Result<String, AppError> {
+    let target = Subject { patient_id: Some(patient_id), resource: None };
+    let name = async {
+        require_care(app, who, patient_id).await?;
+        consultation::display_name(app, &app.store.db, patient_id).await
+    };
+    app.audit_denied(who, ctx, "care.patient_view", target, name).await
 }
 
 #[cfg(test)]

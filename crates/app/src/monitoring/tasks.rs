@@ -356,16 +356,28 @@ pub(crate) fn view(app: &App, t: t::Model) -> Result<TaskView, AppError> {
     })
 }
 
-/// A patient's tasks due in `[from, to)` (the patient and their care team).
+/// A patient's tasks due in `[from, to)` (the patient and their care team). The view is audited,
+/// and so is a refusal (issue 11 item 11).
 pub async fn tasks(
     app: &App,
     who: &Principal,
+    ctx: &RequestCtx,
     patient_id: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<TaskView>, AppError> {
-    require_care(app, who, patient_id).await?;
-    repo::care::tasks_of_patient(&app.store.db, patient_id, from, to).await?.into_iter().map(|t| view(app, t)).collect()
+    let subject = Subject { patient_id: Some(patient_id), resource: None };
+    let list = async {
+        require_care(app, who, patient_id).await?;
+        Ok(repo::care::tasks_of_patient(&app.store.db, patient_id, from, to)
+            .await?
+            .into_iter()
+            .map(|t| view(app, t))
+            .collect::<Result<Vec<_>, _>>()?)
+    };
+    let out: Vec<TaskView> = app.audit_denied(who, ctx, "task.list", subject, list).await?;
+    app.record_view(who, ctx, "task.list", subject, out.len()).await?;
+    Ok(out)
 }
 
 /// A follow-up visit due for one of the doctor's patients.
@@ -375,8 +387,15 @@ pub struct DueVisit {
     pub patient_name: String,
 }
 
-/// The caller's (a doctor's) pending follow-up visits due by the end of today, soonest first.
-pub async fn due_visits(app: &App, who: &Principal) -> Result<Vec<DueVisit>, AppError> {
+/// The caller's (a doctor's) pending follow-up visits due by the end of today, soonest first. The
+/// list names patients, so showing it is audited (issue 11 item 11).
+pub async fn due_visits(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<Vec<DueVisit>, AppError> {
+    let out = visits_due_today(app, who).await?;
+    app.record_view(who, ctx, "visit.list_due", Subject { patient_id: None, resource: None }, out.len()).await?;
+    Ok(out)
+}
+
+async fn visits_due_today(app: &App, who: &Principal) -> Result<Vec<DueVisit>, AppError> {
     if !who.has(Role::Doctor) {
         return Ok(Vec::new());
     }
@@ -400,7 +419,13 @@ pub async fn due_visits(app: &App, who: &Principal) -> Result<Vec<DueVisit>, App
 /// The plan's doctor starts a due follow-up visit as a consultation with the patient (one click):
 /// the task is done (late after three days) and points to the consultation. Starting it again
 /// answers the same consultation.
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn start_visit(app: &App, who: &Principal, ctx: &RequestCtx, task_id: &str) -> Result<String, AppError> {
+    let target = Subject { patient_id: None, resource: Some(task_id) };
+    app.audit_denied(who, ctx, "visit.start", target, start_visit_inner(app, who, ctx, task_id)).await
+}
+
+async fn start_visit_inner(app: &App, who: &Principal, ctx: &RequestCtx, task_id: &str) -> Result<String, AppError> {
     who.require_verified_doctor()?;
     let now = app.clock.now();
     let txn = app.store.begin_write().await?;
@@ -460,8 +485,19 @@ impl Completion {
     }
 }
 
-/// Completion of one plan over its whole life (the patient and their care team).
-pub async fn plan_completion(app: &App, who: &Principal, plan_id: &str) -> Result<Completion, AppError> {
+/// Completion of one plan over its whole life (the patient and their care team). A refusal is
+/// audited (issue 11 item 11).
+pub async fn plan_completion(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    plan_id: &str,
+) -> Result<Completion, AppError> {
+    let target = Subject { patient_id: None, resource: Some(plan_id) };
+    app.audit_denied(who, ctx, "plan.completion_view", target, completion_of(app, who, plan_id)).await
+}
+
+async fn completion_of(app: &App, who: &Principal, plan_id: &str) -> Result<Completion, AppError> {
     let db = &app.store.db;
     let plan = repo::monitoring::plan(db, plan_id).await?.ok_or(AppError::NotFound)?;
     require_care(app, who, &plan.patient_id).await?;

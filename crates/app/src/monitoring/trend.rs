@@ -53,7 +53,22 @@ pub(crate) async fn render_unaudited(
 }
 
 /// The chart of `kind` over the last `days` days for someone caring for the patient (audited).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn chart(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    kind: ReadingKind,
+    days: i64,
+    lang: chart::Lang,
+) -> Result<String, AppError> {
+    let target = Subject { patient_id: Some(patient_id), resource: None };
+    app.audit_denied(who, ctx, "observation.chart", target, chart_inner(app, who, ctx, patient_id, kind, days, lang))
+        .await
+}
+
+async fn chart_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,
@@ -80,7 +95,19 @@ pub async fn chart(
 
 /// The patient's readings of the last `days` days, newest first (at most 50), each with the alert it
 /// raised — what the patient's page lists, with the "call 120" advice on urgent ones (audited).
+/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
 pub async fn recent(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    patient_id: &str,
+    days: i64,
+) -> Result<Vec<super::ObservationView>, AppError> {
+    let target = Subject { patient_id: Some(patient_id), resource: None };
+    app.audit_denied(who, ctx, "observation.view", target, recent_inner(app, who, ctx, patient_id, days)).await
+}
+
+async fn recent_inner(
     app: &App,
     who: &Principal,
     ctx: &RequestCtx,

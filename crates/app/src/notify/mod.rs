@@ -26,7 +26,7 @@ pub use cap::SMS_CAP_REASON;
 pub use deliver::{deliver_due, sms_receipt, work};
 pub use prefs::{Prefs, PrefsInput};
 
-use crate::{App, AppError, Principal, bus::Event};
+use crate::{App, AppError, Principal, RequestCtx, audit::Subject, bus::Event};
 
 /// The outbound channels this deployment has configured (`[email]`, `[sms]`); in-app is always on.
 #[derive(Default, Clone)]
@@ -217,8 +217,20 @@ pub async fn notify_many(
     Ok(events)
 }
 
-/// The caller's inbox, newest first (`before`: pages back), with the unread count.
+/// The caller's inbox, newest first (`before`: pages back), with the unread count. Notifications
+/// name patients, so showing them is audited (issue 11 item 11).
 pub async fn inbox(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    before: Option<DateTime<Utc>>,
+) -> Result<(Vec<NotificationView>, u64), AppError> {
+    let (items, unread) = inbox_page(app, who, before).await?;
+    app.record_view(who, ctx, "notification.list", Subject { patient_id: None, resource: None }, items.len()).await?;
+    Ok((items, unread))
+}
+
+async fn inbox_page(
     app: &App,
     who: &Principal,
     before: Option<DateTime<Utc>>,
@@ -257,8 +269,20 @@ pub async fn mark_delivered(app: &App, who: &Principal, ids: &[String]) -> Resul
 }
 
 /// The recipient opened a notification (from the inbox, or through the link in an e-mail or SMS:
-/// `via`). Marks it read, and the deliveries it was read through.
-pub async fn open(app: &App, who: &Principal, id: &str, via: Option<&str>) -> Result<NotificationView, AppError> {
+/// `via`). Marks it read, and the deliveries it was read through. Someone else's id is refused and
+/// the refusal audited (issue 11 item 11).
+pub async fn open(
+    app: &App,
+    who: &Principal,
+    ctx: &RequestCtx,
+    id: &str,
+    via: Option<&str>,
+) -> Result<NotificationView, AppError> {
+    let target = Subject { patient_id: None, resource: Some(id) };
+    app.audit_denied(who, ctx, "notification.open", target, open_one(app, who, id, via)).await
+}
+
+async fn open_one(app: &App, who: &Principal, id: &str, via: Option<&str>) -> Result<NotificationView, AppError> {
     let now = app.clock.now();
     let txn = app.store.begin_write().await?;
     let mut row =
@@ -284,13 +308,13 @@ pub async fn open(app: &App, who: &Principal, id: &str, via: Option<&str>) -> Re
 pub async fn open_all(app: &App, who: &Principal) -> Result<usize, AppError> {
     let mut n = 0;
     loop {
-        let (items, _) = inbox(app, who, None).await?;
+        let (items, _) = inbox_page(app, who, None).await?;
         let unread: Vec<_> = items.into_iter().filter(|i| i.read_at.is_none()).collect();
         if unread.is_empty() {
             return Ok(n);
         }
         for item in unread {
-            open(app, who, &item.id, None).await?;
+            open_one(app, who, &item.id, None).await?;
             n += 1;
         }
         if n > 5000 {

@@ -20,6 +20,7 @@ mod m0014_job_claim_index;
 mod m0015_role_scopes;
 mod m0016_seal_clinical_text;
 mod m0017_limits;
+mod m0018_audit_outcome_index;
 
 /// Shared DSL helpers for the migrations below.
 pub(crate) mod dsl {
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_role_scopes::Migration),
             Box::new(m0016_seal_clinical_text::Migration),
             Box::new(m0017_limits::Migration),
+            Box::new(m0018_audit_outcome_index::Migration),
         ]
     }
 }

@@ -214,6 +214,7 @@ pub struct AuditFilter {
     pub actor_user_id: Option<String>,
     pub subject_patient_id: Option<String>,
     pub action: Option<String>,
+    pub outcome: Option<String>,
     pub before_seq: Option<i64>,
     pub limit: u64,
 }
@@ -229,6 +230,9 @@ pub async fn list(db: &impl ConnectionTrait, f: &AuditFilter) -> Result<Vec<audi
     }
     if let Some(a) = &f.action {
         q = q.filter(audit_event::Column::Action.eq(a.clone()));
+    }
+    if let Some(o) = &f.outcome {
+        q = q.filter(audit_event::Column::Outcome.eq(o.clone()));
     }
     if let Some(b) = f.before_seq {
         q = q.filter(audit_event::Column::Seq.lt(b));

@@ -100,7 +100,14 @@ pub(crate) fn verification_body_limit() -> axum::extract::DefaultBodyLimit {
 /// Reads the verification form (fields and two files) from a multipart body.
 pub(crate) async fn read_verification(mut form: Multipart) -> Result<SubmitVerification, AppError> {
     let mut v = SubmitVerification::default();
-    let bad = |_| AppError::invalid("upload_failed", "The upload was interrupted; please try again.");
+    // Issue 11 item 18: documents over the route's body limit are `upload_too_large`, as documented.
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::invalid("upload_too_large", "Each document must be under 5 MB.")
+        } else {
+            AppError::invalid("upload_failed", "The upload was interrupted; please try again.")
+        }
+    };
     while let Some(field) = form.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
@@ -108,6 +115,8 @@ pub(crate) async fn read_verification(mut form: Multipart) -> Result<SubmitVerif
             "employment_proof" => v.employment_proof = Upload { bytes: field.bytes().await.map_err(bad)?.to_vec() },
             _ => {
                 let text = field.text().await.map_err(bad)?;
+                // Issue 11 item 15: multipart text fields pass the same check as any text input.
+                crate::input::check_field(&name, &text)?;
                 match name.as_str() {
                     "licence_number" => v.licence_number = text,
                     "title" => v.title = text,
@@ -170,6 +179,8 @@ pub struct AuditParams {
     actor: Option<String>,
     patient: Option<String>,
     action: Option<String>,
+    /// `denied`: refused reads only (issue 11 item 11).
+    outcome: Option<String>,
     before: Option<i64>,
 }
 
@@ -183,7 +194,13 @@ pub async fn audit_events(
         &s.app,
         &who,
         &c.ctx,
-        AuditQuery { actor_login: q.actor, subject_patient_id: q.patient, action: q.action, before_seq: q.before },
+        AuditQuery {
+            actor_login: q.actor,
+            subject_patient_id: q.patient,
+            action: q.action,
+            outcome: q.outcome,
+            before_seq: q.before,
+        },
     )
     .await?;
     let next = items.last().map(|e| e.seq);

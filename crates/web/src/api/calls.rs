@@ -41,13 +41,18 @@ pub async fn start(
 }
 
 /// `GET /api/v1/calls`: calls ringing for the caller (`{"items":[…]}`).
-pub async fn incoming(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"items": call::incoming(&s.app, &who).await?})))
+pub async fn incoming(State(s): State<AppState>, Caller(c): Caller, Auth(who): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": call::incoming(&s.app, &who, &c.ctx).await?})))
 }
 
 /// `GET /api/v1/calls/{id}`: participants only (404 otherwise).
-pub async fn get(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<CallView>> {
-    Ok(Json(call::get(&s.app, Party::User(&who), &id).await?))
+pub async fn get(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CallView>> {
+    Ok(Json(call::get(&s.app, Party::User(&who), &c.ctx, &id).await?))
 }
 
 /// `POST /api/v1/calls/{id}/{accept|decline|hangup|end}`.
@@ -88,11 +93,12 @@ pub struct InvitableQuery {
 /// `GET /api/v1/calls/{id}/invitable?q=`: verified doctors who could be invited.
 pub async fn invitable(
     State(s): State<AppState>,
+    Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
     Query(q): Query<InvitableQuery>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"items": call::invitable(&s.app, &who, &id, &q.q).await?})))
+    Ok(Json(json!({"items": call::invitable(&s.app, &who, &c.ctx, &id, &q.q).await?})))
 }
 
 #[derive(Deserialize)]
@@ -159,11 +165,12 @@ pub async fn start_recording(
 /// `PUT /api/v1/recordings/{id}/chunks/{seq}`: one piece of the recording (raw bytes), in order.
 pub async fn chunk(
     State(s): State<AppState>,
+    Caller(c): Caller,
     Auth(who): Auth,
     Path((id, seq)): Path<(String, i32)>,
     body: Bytes,
 ) -> ApiResult<Json<RecordingView>> {
-    Ok(Json(call::append_chunk(&s.app, &who, &id, seq, body.to_vec()).await?))
+    Ok(Json(call::append_chunk(&s.app, &who, &c.ctx, &id, seq, body.to_vec()).await?))
 }
 
 pub(crate) fn chunk_body_limit() -> axum::extract::DefaultBodyLimit {
@@ -203,9 +210,9 @@ pub(crate) async fn guest_of(s: &AppState, headers: &HeaderMap, changes: bool) -
 }
 
 /// `GET /api/v1/guest/call`: the guest's call.
-pub async fn guest_call(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Json<CallView>> {
+pub async fn guest_call(State(s): State<AppState>, Caller(c): Caller, headers: HeaderMap) -> ApiResult<Json<CallView>> {
     let g = guest_of(&s, &headers, false).await?;
-    Ok(Json(call::get(&s.app, Party::Guest(&g), &g.call_id).await?))
+    Ok(Json(call::get(&s.app, Party::Guest(&g), &c.ctx, &g.call_id).await?))
 }
 
 #[derive(Deserialize, Default)]

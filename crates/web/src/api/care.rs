@@ -42,6 +42,7 @@ pub struct Window {
 /// `GET /api/v1/patients/{id}/tasks?from=&to=`: default yesterday … a week ahead.
 pub async fn tasks(
     State(s): State<AppState>,
+    Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
     Query(w): Query<Window>,
@@ -52,7 +53,7 @@ pub async fn tasks(
     if to <= from || to - from > Duration::days(120) {
         return Err(app::AppError::invalid("date_range", "A task window is at most 120 days.").into());
     }
-    Ok(Json(json!({"items": tasks::tasks(&s.app, &who, &id, from, to).await?})))
+    Ok(Json(json!({"items": tasks::tasks(&s.app, &who, &c.ctx, &id, from, to).await?})))
 }
 
 /// `POST /api/v1/patients/{id}/readings`: a reading entered by hand.
@@ -94,8 +95,8 @@ pub async fn chart(
 }
 
 /// `GET /api/v1/visits/due`: the caller's follow-up visits due today.
-pub async fn due_visits(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"items": tasks::due_visits(&s.app, &who).await?})))
+pub async fn due_visits(State(s): State<AppState>, Caller(c): Caller, Auth(who): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": tasks::due_visits(&s.app, &who, &c.ctx).await?})))
 }
 
 /// `POST /api/v1/tasks/{id}/start`: start a due follow-up visit as a consultation.
@@ -122,10 +123,11 @@ pub async fn end_plan(
 /// `GET /api/v1/plans/{id}/completion`.
 pub async fn plan_completion(
     State(s): State<AppState>,
+    Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<tasks::Completion>> {
-    Ok(Json(tasks::plan_completion(&s.app, &who, &id).await?))
+    Ok(Json(tasks::plan_completion(&s.app, &who, &c.ctx, &id).await?))
 }
 
 /// `GET /api/v1/institution/care-completion?days=30`.
@@ -155,21 +157,27 @@ pub async fn save_template(
 
 /// `GET /api/v1/notifications?before=`: the inbox, newest first, with the unread count;
 /// `?count_only=true`: the unread count alone (every page's badge).
-pub async fn inbox(State(s): State<AppState>, Auth(who): Auth, Query(w): Query<Window>) -> ApiResult<Json<Value>> {
+pub async fn inbox(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Query(w): Query<Window>,
+) -> ApiResult<Json<Value>> {
     if w.count_only {
         return Ok(Json(json!({"items": [], "unread": notify::unread_count(&s.app, &who).await?})));
     }
-    let (items, unread) = notify::inbox(&s.app, &who, w.before).await?;
+    let (items, unread) = notify::inbox(&s.app, &who, &c.ctx, w.before).await?;
     Ok(Json(json!({"items": items, "unread": unread})))
 }
 
 /// `POST /api/v1/notifications/{id}/read`.
 pub async fn read(
     State(s): State<AppState>,
+    Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<notify::NotificationView>> {
-    Ok(Json(notify::open(&s.app, &who, &id, None).await?))
+    Ok(Json(notify::open(&s.app, &who, &c.ctx, &id, None).await?))
 }
 
 /// `POST /api/v1/notifications/read-all`.

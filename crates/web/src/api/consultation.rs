@@ -123,11 +123,12 @@ pub struct ReadBody {
 
 pub async fn read(
     State(s): State<AppState>,
+    Caller(c): Caller,
     Auth(who): Auth,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ReadBody>,
 ) -> ApiResult<StatusCode> {
-    consultation::mark_read(&s.app, &who, &id, b.seq).await?;
+    consultation::mark_read(&s.app, &who, &c.ctx, &id, b.seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -249,7 +250,15 @@ pub(crate) fn upload_body_limit() -> axum::extract::DefaultBodyLimit {
 pub(crate) async fn read_upload(
     mut form: axum::extract::Multipart,
 ) -> Result<consultation::attachment::CreateAttachment, app::AppError> {
-    let bad = |_| app::AppError::invalid("upload_failed", "The upload was interrupted; please try again.");
+    // Issue 11 item 18: a file over the route's body limit is `attachment_too_large`, as documented,
+    // not an interrupted upload.
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            app::AppError::invalid("attachment_too_large", "Files must be under 10 MB.")
+        } else {
+            app::AppError::invalid("upload_failed", "The upload was interrupted; please try again.")
+        }
+    };
     let mut up = consultation::attachment::CreateAttachment::default();
     while let Some(field) = form.next_field().await.map_err(bad)? {
         match field.name().unwrap_or_default() {
@@ -262,6 +271,9 @@ pub(crate) async fn read_upload(
             _ => {}
         }
     }
+    // Issue 11 item 15: multipart text fields pass the same check as every other text input.
+    crate::input::check_field("client_id", &up.client_id)?;
+    crate::input::check_field("duration_ms", up.duration_ms.as_deref().unwrap_or_default())?;
     if up.client_id.is_empty() {
         up.client_id = uuid::Uuid::new_v4().simple().to_string();
     }

@@ -45,8 +45,8 @@ pub async fn device_readings(
 }
 
 /// `GET /api/v1/alerts`: the caller's open alerts.
-pub async fn alerts(State(s): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"items": monitoring::open_alerts(&s.app, &who).await?})))
+pub async fn alerts(State(s): State<AppState>, Caller(c): Caller, Auth(who): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": monitoring::open_alerts(&s.app, &who, &c.ctx).await?})))
 }
 
 /// `POST /api/v1/alerts/{id}/ack`.
@@ -115,8 +115,13 @@ pub async fn create_plan(
 }
 
 /// `GET /api/v1/patients/{id}/plans`.
-pub async fn plans(State(s): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"items": monitoring::plans(&s.app, &who, &id).await?})))
+pub async fn plans(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": monitoring::plans(&s.app, &who, &c.ctx, &id).await?})))
 }
 
 #[derive(Deserialize)]

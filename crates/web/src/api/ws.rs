@@ -185,14 +185,28 @@ async fn serve(s: AppState, who: Peer, ctx: RequestCtx, mut socket: WebSocket) {
     }
 }
 
+/// Issue 11 item 15: ids and text in a frame pass the same control-character check as HTTP input. A
+/// signal's `data` (SDP, whose lines end in CRLF) is only relayed, never stored, and is left alone.
+fn refused_characters(text: &str) -> Option<serde_json::Value> {
+    let mut frame = serde_json::from_str::<serde_json::Value>(text).ok()?;
+    if let Some(o) = frame.as_object_mut() {
+        o.remove("data");
+    }
+    let e = crate::input::check_json(&frame, "").err()?;
+    Some(json!({"type": "error", "code": e.code(), "message": crate::error::public_message(&e)}))
+}
+
 async fn handle(s: &AppState, peer: &Peer, ctx: &RequestCtx, text: &str) -> Option<serde_json::Value> {
     let Ok(ev) = serde_json::from_str::<ClientEvent>(text) else {
         return Some(json!({"type": "error", "code": "bad_event", "message": "Unknown event."}));
     };
+    if let Some(refusal) = refused_characters(text) {
+        return Some(refusal);
+    }
     let who = match (peer, ev) {
         (Peer::Guest(g), ClientEvent::Signal { call_id, to, data }) => {
             let party = app::call::Party::Guest(g);
-            return app::call::signal(&s.app, party, &call_id, to.as_deref(), data)
+            return app::call::signal(&s.app, party, ctx, &call_id, to.as_deref(), data)
                 .await
                 .err()
                 .map(|e| json!({"type": "error", "code": e.code(), "message": crate::error::public_message(&e)}));
@@ -205,13 +219,15 @@ async fn handle(s: &AppState, peer: &Peer, ctx: &RequestCtx, text: &str) -> Opti
     let (who, ev) = who;
     let result = match ev {
         ClientEvent::Typing { consultation_id } => {
-            consultation::typing(&s.app, who, &consultation_id).await.map(|()| None)
+            consultation::typing(&s.app, who, ctx, &consultation_id).await.map(|()| None)
         }
         ClientEvent::Read { consultation_id, seq } => {
-            consultation::mark_read(&s.app, who, &consultation_id, seq).await.map(|()| None)
+            consultation::mark_read(&s.app, who, ctx, &consultation_id, seq).await.map(|()| None)
         }
         ClientEvent::Signal { call_id, to, data } => {
-            app::call::signal(&s.app, app::call::Party::User(who), &call_id, to.as_deref(), data).await.map(|()| None)
+            app::call::signal(&s.app, app::call::Party::User(who), ctx, &call_id, to.as_deref(), data)
+                .await
+                .map(|()| None)
         }
         ClientEvent::Send { consultation_id, client_id, text } => {
             consultation::send_message(&s.app, who, ctx, &consultation_id, &client_id, &text)

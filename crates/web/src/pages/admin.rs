@@ -255,6 +255,7 @@ pub async fn audit(
         actor_login: Some(f.v("actor").to_owned()),
         subject_patient_id: Some(f.v("patient").to_owned()),
         action: Some(f.v("action").to_owned()),
+        outcome: Some(f.v("outcome").to_owned()),
         before_seq: f.v("before").parse().ok(),
     };
     let items = audit::list_events(&s.app, &who, &a.ctx, q).await.map_err(|e| PageError::new(e, &a))?;

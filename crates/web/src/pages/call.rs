@@ -58,7 +58,7 @@ impl CallPage {
 
 /// The call screen: video tiles, roster, controls and live state; WebRTC runs in `static/call.js`.
 pub async fn page(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth, Path(id): Path<String>) -> PageResult {
-    let call = app::call::get(&s.app, Party::User(&who), &id).await.map_err(|e| PageError::new(e, &a))?;
+    let call = app::call::get(&s.app, Party::User(&who), &a.ctx, &id).await.map_err(|e| PageError::new(e, &a))?;
     Ok(render(&CallPage::new(Chrome::new(&a, "/consultations"), call, false)))
 }
 
@@ -97,7 +97,7 @@ pub async fn guest_page(State(s): State<AppState>, Caller(a): Caller, headers: H
         }
         Err(e) => return Err(PageError::new(e, &a)),
     };
-    let call = app::call::get(&s.app, Party::Guest(&g), &g.call_id).await.map_err(|e| PageError::new(e, &a))?;
+    let call = app::call::get(&s.app, Party::Guest(&g), &a.ctx, &g.call_id).await.map_err(|e| PageError::new(e, &a))?;
     let mut c = Chrome::new(&a, "");
     c.csrf = g.csrf;
     Ok(render(&CallPage::new(c, call, true)))

@@ -152,8 +152,9 @@ async fn my_care(
     let e = |e| PageError::new(e, a);
     let pid = who.user_id.clone();
     let now = s.app.clock.now();
-    let plans = monitoring::plans(&s.app, who, &pid).await.map_err(e)?;
-    let all = tasks::tasks(&s.app, who, &pid, now - Duration::days(3), now + Duration::days(2)).await.map_err(e)?;
+    let plans = monitoring::plans(&s.app, who, &a.ctx, &pid).await.map_err(e)?;
+    let all =
+        tasks::tasks(&s.app, who, &a.ctx, &pid, now - Duration::days(3), now + Duration::days(2)).await.map_err(e)?;
     let (open, done): (Vec<_>, Vec<_>) = all.into_iter().partition(|t| t.state == "pending" && t.kind == "reading");
     // Due now: pending readings due by tomorrow morning, soonest first (overdue ones lead).
     let due = task_rows(open.into_iter().filter(|t| t.due_at <= now + Duration::hours(12)).collect(), now);
@@ -169,7 +170,7 @@ async fn my_care(
         })
         .map(|o| o.summary.clone());
     let charts = charts(s, a, who, &pid, &plan_kinds(&plans)).await?;
-    let devices = monitoring::devices(&s.app, who, &pid).await.map_err(e)?;
+    let devices = monitoring::devices(&s.app, who, &a.ctx, &pid).await.map_err(e)?;
     let mut c = Chrome::new(a, "/care");
     if let Some(err) = err {
         c = c.with_error(err);
@@ -273,8 +274,8 @@ pub struct FollowListPage {
 /// `GET /care/patients`: the doctor's follow-up patients (alarming first) and visits due today.
 pub async fn followed(State(s): State<AppState>, Caller(a): Caller, Auth(who): Auth) -> PageResult {
     let e = |e| PageError::new(e, &a);
-    let patients = monitoring::my_patients(&s.app, &who).await.map_err(e)?;
-    let visits = tasks::due_visits(&s.app, &who).await.map_err(e)?;
+    let patients = monitoring::my_patients(&s.app, &who, &a.ctx).await.map_err(e)?;
+    let visits = tasks::due_visits(&s.app, &who, &a.ctx).await.map_err(e)?;
     let visits = visits.into_iter().map(|v| {
         let due = china_time(v.task.due_at);
         (v, due)
@@ -420,15 +421,20 @@ async fn patient_care(
     let who = a.principal.as_ref().ok_or_else(|| PageError::new(AppError::Unauthenticated, a))?;
     let e = |e| PageError::new(e, a);
     let now = s.app.clock.now();
-    let patient_name = monitoring::patient_name(&s.app, who, pid).await.map_err(e)?;
+    let patient_name = monitoring::patient_name(&s.app, who, &a.ctx, pid).await.map_err(e)?;
     let mut plans = Vec::new();
-    for p in monitoring::plans(&s.app, who, pid).await.map_err(e)? {
-        let done = tasks::plan_completion(&s.app, who, &p.id).await.map_err(e)?;
+    for p in monitoring::plans(&s.app, who, &a.ctx, pid).await.map_err(e)? {
+        let done = tasks::plan_completion(&s.app, who, &a.ctx, &p.id).await.map_err(e)?;
         plans.push((p, done));
     }
-    let alerts: Vec<_> =
-        monitoring::open_alerts(&s.app, who).await.map_err(e)?.into_iter().filter(|al| al.patient == pid).collect();
-    let all = tasks::tasks(&s.app, who, pid, now - Duration::days(7), now + Duration::days(14)).await.map_err(e)?;
+    let alerts: Vec<_> = monitoring::open_alerts(&s.app, who, &a.ctx)
+        .await
+        .map_err(e)?
+        .into_iter()
+        .filter(|al| al.patient == pid)
+        .collect();
+    let all =
+        tasks::tasks(&s.app, who, &a.ctx, pid, now - Duration::days(7), now + Duration::days(14)).await.map_err(e)?;
     let visits = task_rows(
         all.iter()
             .filter(|t| t.kind == "visit" && t.state == "pending" && t.due_at <= now + Duration::hours(12))
@@ -545,7 +551,7 @@ pub async fn side_trend(
     who: &app::Principal,
     patient_id: &str,
 ) -> Result<Option<String>, PageError> {
-    let plans = monitoring::plans(&s.app, who, patient_id).await.map_err(|e| PageError::new(e, a))?;
+    let plans = monitoring::plans(&s.app, who, &a.ctx, patient_id).await.map_err(|e| PageError::new(e, a))?;
     if plans.is_empty() {
         return Ok(None);
     }

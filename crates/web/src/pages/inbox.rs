@@ -49,7 +49,7 @@ pub async fn inbox(
     Auth(who): Auth,
     Query(q): Query<InboxQuery>,
 ) -> PageResult {
-    let (items, unread) = notify::inbox(&s.app, &who, q.before).await.map_err(|e| PageError::new(e, &a))?;
+    let (items, unread) = notify::inbox(&s.app, &who, &a.ctx, q.before).await.map_err(|e| PageError::new(e, &a))?;
     // This page shows them: the in-app deliveries arrived.
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
     notify::mark_delivered(&s.app, &who, &ids).await.map_err(|e| PageError::new(e, &a))?;
@@ -70,7 +70,7 @@ pub async fn open(
     Query(q): Query<InboxQuery>,
 ) -> PageResult {
     let via = q.via.as_deref().filter(|v| matches!(*v, "email" | "sms"));
-    let n = notify::open(&s.app, &who, &id, via).await.map_err(|e| PageError::new(e, &a))?;
+    let n = notify::open(&s.app, &who, &a.ctx, &id, via).await.map_err(|e| PageError::new(e, &a))?;
     Ok(Redirect::to(safe_next(n.link.as_deref().unwrap_or("/inbox"))).into_response())
 }
 
