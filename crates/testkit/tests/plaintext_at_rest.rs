@@ -175,7 +175,10 @@ async fn clinical_text_is_never_stored_in_plain_text() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let who = app::account::authenticate(&t.app, &doctor).await.unwrap();
-    assert_eq!(app::monitoring::devices(&t.app, &who, &patient_id).await.unwrap()[0].label, label);
+    assert_eq!(
+        app::monitoring::devices(&t.app, &who, &app::RequestCtx::default(), &patient_id).await.unwrap()[0].label,
+        label
+    );
     let reading = json!({"type": "blood-pressure", "values": {"systolic": 187, "diastolic": 113}});
     let r = t.post(&format!("/api/v1/patients/{patient_id}/readings"), reading, Some(&patient)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);

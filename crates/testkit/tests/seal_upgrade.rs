@@ -337,7 +337,10 @@ async fn rows_stored_in_clear_before_the_upgrade_are_sealed_at_start_up() {
     let alerts = t.get("/api/v1/alerts", Some(&doctor)).await.json();
     assert_eq!(alerts["items"][0]["rule"], "bp_urgent");
     let who = app::account::authenticate(&t.app, &doctor).await.unwrap();
-    assert_eq!(app::monitoring::devices(&t.app, &who, "P").await.unwrap()[0].label, "司马家客厅的血压计");
+    assert_eq!(
+        app::monitoring::devices(&t.app, &who, &app::RequestCtx::default(), "P").await.unwrap()[0].label,
+        "司马家客厅的血压计"
+    );
     let rejected = t.session_for("D2").await;
     let mine = t.get("/api/v1/doctor/verification", Some(&rejected)).await.json();
     assert_eq!(mine["verification"]["review_reason"], "执业证书照片模糊无法辨认", "{mine}");
