@@ -30,11 +30,20 @@ fn location(r: &testkit::Resp) -> &str {
     r.location().unwrap_or("<none>")
 }
 
+/// A target holding control characters never gets this far: input with them is refused whole
+/// (issue 11 item 15), which also keeps it from being followed.
+fn refused_as_input(r: &testkit::Resp) -> bool {
+    r.status == StatusCode::UNPROCESSABLE_ENTITY && r.location().is_none()
+}
+
 #[tokio::test]
 async fn the_language_switch_returns_only_to_our_own_pages() {
     let t = TestApp::new().await;
     for trick in TRICKS {
         let r = t.raw(get(&format!("/lang/en?next={}", enc(trick)), &[])).await;
+        if refused_as_input(&r) {
+            continue;
+        }
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{trick:?}");
         assert_eq!(location(&r), "/home", "issue 11 item 4: /lang followed {trick:?}");
     }
@@ -48,9 +57,15 @@ async fn sign_in_returns_only_to_our_own_pages() {
     t.register_patient("next-login", &fresh_resident_id()).await;
     for trick in TRICKS {
         let page = t.raw(get(&format!("/login?next={}", enc(trick)), &[])).await;
-        assert!(page.text.contains(r#"name="next" value="/home""#), "the form must not carry {trick:?}");
+        assert!(
+            refused_as_input(&page) || page.text.contains(r#"name="next" value="/home""#),
+            "the form must not carry {trick:?}"
+        );
         let body = format!("login=next-login&password={PASSWORD}&next={}", enc(trick));
         let r = t.raw(form(Method::POST, "/login", &body, &[])).await;
+        if refused_as_input(&r) {
+            continue;
+        }
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{trick:?}: {}", r.text);
         assert_eq!(location(&r), "/home", "issue 11 item 4: /login followed {trick:?}");
     }
@@ -67,10 +82,15 @@ async fn step_up_returns_only_to_our_own_pages() {
     let auth = format!("Bearer {token}");
     for trick in TRICKS {
         let page = t.raw(get(&format!("/step-up?next={}", enc(trick)), &[("authorization", &auth)])).await;
-        assert_eq!(page.status, StatusCode::OK);
-        assert!(page.text.contains(r#"name="next" value="/home""#), "the form must not carry {trick:?}");
+        assert!(
+            refused_as_input(&page) || page.text.contains(r#"name="next" value="/home""#),
+            "the form must not carry {trick:?}"
+        );
         let body = format!("password={PASSWORD}&next={}", enc(trick));
         let r = t.raw(form(Method::POST, "/step-up", &body, &[("authorization", &auth)])).await;
+        if refused_as_input(&r) {
+            continue;
+        }
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{trick:?}: {}", r.text);
         assert_eq!(location(&r), "/home", "issue 11 item 4: /step-up followed {trick:?}");
     }
