@@ -167,3 +167,28 @@ async fn a_taken_phone_or_document_gets_one_generic_answer_and_its_owner_hears_o
         inbox["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "account.registration_attempt").collect();
     assert_eq!(notices.len(), 1, "the owner is told, once an hour at most: {inbox}");
 }
+
+#[tokio::test]
+async fn the_sign_in_page_says_when_to_try_again() {
+    let t = TestApp::new().await;
+    t.register_patient("thr-page", &fresh_resident_id()).await;
+    let attempt = |password: &str| {
+        let mut req = http::Request::builder()
+            .method(Method::POST)
+            .uri("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept-language", "zh-CN")
+            .body(axum::body::Body::from(format!("login=thr-page&password={password}&next=%2Fhome")))
+            .unwrap();
+        let peer: std::net::SocketAddr = "203.0.113.4:40000".parse().unwrap();
+        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        req
+    };
+    for _ in 0..5 {
+        assert_eq!(t.raw(attempt("Wrong-pass-2026")).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = t.raw(attempt(PASSWORD)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.contains_key("retry-after"), "the page answer carries Retry-After too");
+    assert!(r.text.contains("尝试次数过多"), "and says so in the viewer's language");
+}

@@ -77,9 +77,7 @@ pub async fn login_submit(State(s): State<AppState>, Caller(a): Caller, Form(mut
             f.0.remove("password");
             f.0.remove("totp");
             let c = Chrome::new(&a, "/login").with_error(&e);
-            let mut r = render(&LoginPage { c, f, need_totp });
-            *r.status_mut() = crate::error::status_of(&e);
-            r
+            super::failed_with(render(&LoginPage { c, f, need_totp }), &e)
         }
     }
 }
@@ -104,9 +102,7 @@ pub async fn register_form(Caller(a): Caller, Query(f): Query<FormData>) -> Resp
 
 fn register_failed(a: &crate::auth::Authed, mut f: FormData, doctor: bool, e: &AppError) -> Response {
     f.0.remove("password");
-    let mut r = render(&RegisterPage { c: Chrome::new(a, "/register").with_error(e), f, doctor });
-    *r.status_mut() = crate::error::status_of(e);
-    r
+    super::failed_with(render(&RegisterPage { c: Chrome::new(a, "/register").with_error(e), f, doctor }), e)
 }
 
 pub async fn register_patient(State(s): State<AppState>, Caller(a): Caller, Form(f): Form<FormData>) -> Response {
@@ -187,9 +183,8 @@ pub async fn totp_confirm(
         }
         Err(e) => {
             let enrolment = account::pending_enrolment(&s.app, &who).await.map_err(|e| PageError::new(e, &a))?;
-            let mut r = render(&TotpPage { c: Chrome::new(&a, "/totp").with_error(&e), enabled: false, enrolment });
-            *r.status_mut() = crate::error::status_of(&e);
-            Ok(r)
+            let page = render(&TotpPage { c: Chrome::new(&a, "/totp").with_error(&e), enabled: false, enrolment });
+            Ok(super::failed_with(page, &e))
         }
     }
 }
@@ -217,11 +212,16 @@ pub async fn step_up_submit(
     let password = Some(f.v("password").to_owned()).filter(|p| !p.is_empty());
     match account::step_up(&s.app, &who, &a.ctx, totp, password).await {
         Ok(()) => Redirect::to(safe_next(f.v("next"))).into_response(),
-        Err(e) => render(&StepUpPage {
-            c: Chrome::new(&a, "/step-up").with_error(&e),
-            next: safe_next(f.v("next")).into(),
-            use_totp: who.totp_enabled,
-        }),
+        // Issue 11 item 12: too many wrong answers ended the session; sign in again.
+        Err(AppError::Unauthenticated) => Redirect::to("/login").into_response(),
+        Err(e) => {
+            let page = render(&StepUpPage {
+                c: Chrome::new(&a, "/step-up").with_error(&e),
+                next: safe_next(f.v("next")).into(),
+                use_totp: who.totp_enabled,
+            });
+            super::failed_with(page, &e)
+        }
     }
 }
 

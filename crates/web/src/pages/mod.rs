@@ -365,6 +365,12 @@ impl IntoResponse for PageError {
 
 pub type PageResult = Result<Response, PageError>;
 
+/// A form page re-rendered with `e`: its status, and `Retry-After` when throttled (issue 11 item 8).
+pub fn failed_with(mut page: Response, e: &AppError) -> Response {
+    *page.status_mut() = status_of(e);
+    crate::error::with_retry_after(page, e)
+}
+
 /// Percent-encodes a value for a query string.
 pub fn url_encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
