@@ -7,7 +7,9 @@
 //! Care relationship: the patient themself, or staff who are the doctor of one of the patient's
 //! consultations or run an active plan for them. Every read of readings is audited.
 
+mod alerts;
 pub mod chart;
+mod devices;
 pub mod mqtt;
 pub mod payload;
 pub mod plans;
@@ -15,6 +17,11 @@ mod repeat;
 pub mod tasks;
 pub mod trend;
 
+pub use alerts::{AlertView, acknowledge, escalate, open_alerts};
+use alerts::{alert_notification, alert_view};
+use devices::device_row;
+pub(crate) use devices::device_secret;
+pub use devices::{DeviceView, PairedDevice, authenticate_device, devices, pair_device};
 pub use plans::{
     FollowedPatient, Measure, PlanInput, PlanView, create_plan, end_plan, my_patients, patient_name, plans,
 };
@@ -51,166 +58,6 @@ async fn cares_for(app: &App, who: &Principal, patient_id: &str) -> Result<bool,
 
 pub(crate) async fn require_care(app: &App, who: &Principal, patient_id: &str) -> Result<(), AppError> {
     if cares_for(app, who, patient_id).await? { Ok(()) } else { Err(AppError::NotFound) }
-}
-
-/// A new device row with its secret sealed.
-fn device_row(
-    app: &App,
-    patient_id: &str,
-    device_id: &str,
-    kind: ReadingKind,
-    label: &str,
-    secret: &str,
-    paired_by: &str,
-) -> Result<d::Model, AppError> {
-    Ok(d::Model {
-        id: device_id.to_owned(),
-        patient_id: patient_id.to_owned(),
-        kind: kind.as_str().to_owned(),
-        label_enc: Some(app.seal_str("devices", "label_enc", device_id, &device_label(label))?),
-        secret_enc: app.seal("devices", "secret_enc", device_id, secret.as_bytes())?,
-        paired_by: paired_by.to_owned(),
-        paired_at: app.clock.now(),
-        revoked_at: None,
-    })
-}
-
-/// A device's label as stored (sealed: people name devices after the patient; issue 11 item 10).
-fn device_label(label: &str) -> String {
-    label.trim().chars().take(60).collect()
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PairedDevice {
-    pub device_id: String,
-    pub patient_id: String,
-    pub kind: ReadingKind,
-    pub label: String,
-    /// Shown once, at pairing: configure it in the device (or its gateway).
-    pub secret: String,
-}
-
-/// Pairs a device to the patient (the patient, or staff caring for them). `secret` is generated
-/// unless given (demo and makers' factory secrets); at least 16 characters.
-/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
-pub async fn pair_device(
-    app: &App,
-    who: &Principal,
-    ctx: &RequestCtx,
-    patient_id: &str,
-    device_id: &str,
-    kind: ReadingKind,
-    label: &str,
-    secret: Option<&str>,
-) -> Result<PairedDevice, AppError> {
-    let target = Subject { patient_id: Some(patient_id), resource: None };
-    app.audit_denied(
-        who,
-        ctx,
-        "device.pair",
-        target,
-        pair_device_inner(app, who, ctx, patient_id, device_id, kind, label, secret),
-    )
-    .await
-}
-
-async fn pair_device_inner(
-    app: &App,
-    who: &Principal,
-    ctx: &RequestCtx,
-    patient_id: &str,
-    device_id: &str,
-    kind: ReadingKind,
-    label: &str,
-    secret: Option<&str>,
-) -> Result<PairedDevice, AppError> {
-    require_care(app, who, patient_id).await?;
-    // Issue 11 item 8: each pairing mints a device credential.
-    app.throttle_hit(crate::throttle::Action::PairByAccount, &who.user_id)?;
-    let device_id = device_id.trim();
-    if device_id.is_empty()
-        || device_id.len() > 64
-        || !device_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
-    {
-        return Err(AppError::invalid("device_id", "A device id is 1 to 64 letters, digits, - _ . or :."));
-    }
-    let secret = match secret {
-        Some(s) if s.len() >= 16 => s.to_owned(),
-        Some(_) => return Err(AppError::invalid("device_secret", "A device secret has at least 16 characters.")),
-        None => crate::account::random_token()?,
-    };
-    let txn = app.store.begin_write().await?;
-    if repo::monitoring::device(&txn, device_id).await?.is_some() {
-        return Err(AppError::invalid("device_paired", "This device is already paired."));
-    }
-    let row = device_row(app, patient_id, device_id, kind, label, &secret, &who.user_id)?;
-    repo::monitoring::insert_device(&txn, row.clone()).await?;
-    app.record(
-        &txn,
-        ctx,
-        Some(who),
-        "device.pair",
-        Subject { patient_id: Some(patient_id), resource: Some(device_id) },
-        kind.as_str(),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(PairedDevice { device_id: row.id, patient_id: row.patient_id, kind, label: device_label(label), secret })
-}
-
-/// A paired device as its owner and care team see it (never the secret).
-#[derive(Debug, Clone, Serialize)]
-pub struct DeviceView {
-    pub id: String,
-    pub kind: ReadingKind,
-    pub label: String,
-    pub paired_at: DateTime<Utc>,
-}
-
-/// The patient's paired devices; a refusal is audited (issue 11 item 11).
-pub async fn devices(
-    app: &App,
-    who: &Principal,
-    ctx: &RequestCtx,
-    patient_id: &str,
-) -> Result<Vec<DeviceView>, AppError> {
-    let target = Subject { patient_id: Some(patient_id), resource: None };
-    app.audit_denied(who, ctx, "device.list", target, devices_of(app, who, patient_id)).await
-}
-
-async fn devices_of(app: &App, who: &Principal, patient_id: &str) -> Result<Vec<DeviceView>, AppError> {
-    require_care(app, who, patient_id).await?;
-    repo::monitoring::devices_of(&app.store.db, patient_id)
-        .await?
-        .into_iter()
-        .filter(|d| d.revoked_at.is_none())
-        .map(|d| {
-            Ok(DeviceView {
-                kind: d.kind.parse().unwrap_or(ReadingKind::BloodPressure),
-                label: app.open_opt("devices", "label_enc", &d.id, d.label_enc.as_deref())?,
-                id: d.id,
-                paired_at: d.paired_at,
-            })
-        })
-        .collect()
-}
-
-/// A paired (not revoked) device and its secret, for checking what it signs.
-pub(crate) async fn device_secret(app: &App, device_id: &str) -> Result<(d::Model, Vec<u8>), AppError> {
-    let row = repo::monitoring::device(&app.store.db, device_id).await?.filter(|d| d.revoked_at.is_none());
-    let row = row.ok_or(AppError::Unauthenticated)?;
-    let secret = app.open("devices", "secret_enc", &row.id, &row.secret_enc)?;
-    Ok((row, secret))
-}
-
-/// The paired device behind `Authorization: Device <id>:<secret>`.
-pub async fn authenticate_device(app: &App, device_id: &str, secret: &str) -> Result<d::Model, AppError> {
-    let (row, stored) = device_secret(app, device_id).await?;
-    // Compare digests, so the time taken says nothing about the secret.
-    if crypto::hmac_sha256(&stored, b"device") != crypto::hmac_sha256(secret.as_bytes(), b"device") {
-        return Err(AppError::Unauthenticated);
-    }
-    Ok(row)
 }
 
 /// A stored reading.
@@ -440,48 +287,6 @@ async fn store_reading(
     Ok((view, events))
 }
 
-/// The inbox entry (and e-mail/SMS when chosen) for an alert; urgent alerts ignore quiet hours.
-async fn alert_notification(
-    app: &App,
-    txn: &sea_orm::DatabaseTransaction,
-    to: String,
-    alert: &AlertView,
-    escalated: bool,
-) -> Result<Event, AppError> {
-    let reading = alert.reading.as_ref().map(|r| r.summary.clone()).unwrap_or_default();
-    let urgent = alert.severity == Severity::Urgent;
-    let (rule_zh, rule_en) = match alert.rule.as_str() {
-        "bp_urgent" => ("血压达到紧急阈值", "blood pressure at the urgent threshold"),
-        "glucose_low" => ("低血糖", "low blood glucose"),
-        "glucose_high" => ("血糖过高", "very high blood glucose"),
-        "spo2_low" => ("血氧过低", "low oxygen saturation"),
-        "above_target_trend" => ("一周内第三次高于目标", "third reading above target in a week"),
-        other => (other, other),
-    };
-    let (zh, en) = match (escalated, urgent) {
-        (true, _) => ("【升级】紧急读数无人确认", "Escalated: urgent reading not acknowledged"),
-        (false, true) => ("紧急读数", "Urgent reading"),
-        (false, false) => ("读数预警", "Reading warning"),
-    };
-    crate::notify::notify(
-        app,
-        txn,
-        crate::notify::NewNotification {
-            user_id: to,
-            kind: if escalated { "alert.escalated" } else { "alert" },
-            title: crate::notify::Bilingual::new(
-                format!("{zh}：{}", alert.patient_name),
-                format!("{en}: {}", alert.patient_name),
-            ),
-            body: crate::notify::Bilingual::new(format!("{reading}（{rule_zh}）"), format!("{reading} ({rule_en})")),
-            link: Some(format!("/patients/{}/care", alert.patient)),
-            urgent,
-            subject_id: Some(alert.id.clone()),
-        },
-    )
-    .await
-}
-
 /// A reading entered by hand (the patient, or a nurse or doctor caring for them): same checks,
 /// alerts and task completion as a device's.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -612,131 +417,6 @@ pub(crate) async fn viewed(
         .collect()
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct AlertView {
-    pub id: String,
-    pub patient: String,
-    pub patient_name: String,
-    pub severity: Severity,
-    pub rule: String,
-    pub state: String,
-    /// The latest reading that raised or repeated it.
-    pub reading: Option<ObservationView>,
-    pub created_at: DateTime<Utc>,
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    /// How many readings raised it: the first and its repeats (issue 11 item 16).
-    pub count: i32,
-    /// When the latest of them came.
-    pub last_at: DateTime<Utc>,
-}
-
-async fn alert_view(app: &App, row: a::Model, reading: Option<ObservationView>) -> Result<AlertView, AppError> {
-    let reading = match reading {
-        Some(r) => Some(r),
-        None => match repo::monitoring::observation(
-            &app.store.db,
-            row.last_observation_id.as_deref().unwrap_or(&row.observation_id),
-        )
-        .await?
-        {
-            Some(o) => Some(observation_view(app, o, None)?),
-            None => None,
-        },
-    };
-    Ok(AlertView {
-        patient_name: consultation::display_name(app, &app.store.db, &row.patient_id).await?,
-        severity: row.severity.parse().unwrap_or(Severity::Warning),
-        rule: alert_rule(app, &row)?,
-        id: row.id,
-        patient: row.patient_id,
-        state: row.state,
-        reading,
-        count: row.repeat_count,
-        last_at: row.last_at.unwrap_or(row.created_at),
-        created_at: row.created_at,
-        acknowledged_at: row.acknowledged_at,
-    })
-}
-
-/// The caller's open alerts — their own, and escalated ones of their institution's doctors —
-/// urgent first, then newest. They name patients and show readings, so the view is audited
-/// (issue 11 item 11).
-pub async fn open_alerts(app: &App, who: &Principal, ctx: &RequestCtx) -> Result<Vec<AlertView>, AppError> {
-    let out = alerts_for(app, who).await?;
-    app.record_view(who, ctx, "alert.list", Subject { patient_id: None, resource: None }, out.len()).await?;
-    Ok(out)
-}
-
-async fn alerts_for(app: &App, who: &Principal) -> Result<Vec<AlertView>, AppError> {
-    let db = &app.store.db;
-    let mut out = Vec::new();
-    for row in repo::monitoring::open_alerts_for(db, &who.user_id).await? {
-        out.push(alert_view(app, row, None).await?);
-    }
-    // Escalated alerts of the doctors of each institution where the caller is on the care team.
-    let mut team_at: Vec<&str> =
-        [Role::Doctor, Role::Nurse, Role::InstitutionAdmin].into_iter().flat_map(|r| who.institutions_of(r)).collect();
-    team_at.sort_unstable();
-    team_at.dedup();
-    for inst in team_at {
-        let colleagues: Vec<String> = repo::user::list_staff_of(db, inst)
-            .await?
-            .into_iter()
-            .filter(|s| s.role == Role::Doctor.as_str() && s.user_id != who.user_id)
-            .map(|s| s.user_id)
-            .collect();
-        for row in repo::monitoring::open_escalated_of(db, &colleagues).await? {
-            let mut view = alert_view(app, row, None).await?;
-            view.state = "escalated".into();
-            out.push(view);
-        }
-    }
-    out.sort_by_key(|a| (a.severity != Severity::Urgent, std::cmp::Reverse(a.last_at)));
-    Ok(out)
-}
-
-/// The alert's doctor (after escalation: their team) acknowledges it (once; again is a no-op).
-/// A refusal (not found, forbidden) is audited too (issue 11 item 11).
-pub async fn acknowledge(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<AlertView, AppError> {
-    let target = Subject { patient_id: None, resource: Some(id) };
-    app.audit_denied(who, ctx, "alert.acknowledge", target, acknowledge_inner(app, who, ctx, id)).await
-}
-
-async fn acknowledge_inner(app: &App, who: &Principal, ctx: &RequestCtx, id: &str) -> Result<AlertView, AppError> {
-    let txn = app.store.begin_write().await?;
-    let mut row = repo::monitoring::lock_alert(&txn, id).await?.ok_or(AppError::NotFound)?;
-    // The plan's doctor; once escalated, anyone of the doctor's team (a doctor or nurse of the same
-    // institution where the alert's doctor works as a doctor; issue 11 item 1).
-    let mut allowed = row.doctor_id == who.user_id;
-    if !allowed && row.escalated_at.is_some() {
-        let theirs = repo::user::roles(&txn, &row.doctor_id).await?;
-        allowed = theirs.iter().filter(|r| r.role == Role::Doctor.as_str()).any(|r| {
-            r.institution_id.as_deref().is_some_and(|i| who.holds_at(Role::Doctor, i) || who.holds_at(Role::Nurse, i))
-        });
-    }
-    if !allowed {
-        return Err(AppError::NotFound);
-    }
-    if row.state == "open" {
-        row.state = "acknowledged".into();
-        row.acknowledged_at = Some(app.clock.now());
-        row.acknowledged_by = Some(who.user_id.clone());
-        repo::monitoring::update_alert(&txn, row.clone()).await?;
-        app.record(
-            &txn,
-            ctx,
-            Some(who),
-            "alert.acknowledge",
-            Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
-            // Not the rule: it names the condition, and audit events are stored in clear.
-            "ok",
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    alert_view(app, row, None).await
-}
-
 /// Demo data (`serve --demo`): a hypertension plan for `patient_id` run by `doctor_id`, and a BP
 /// monitor paired with a published secret. Demo only; does nothing when the device exists.
 pub(crate) async fn seed_demo(
@@ -776,48 +456,4 @@ pub(crate) async fn seed_demo(
     .await?;
     txn.commit().await?;
     Ok(())
-}
-
-/// The escalation job: an urgent alert still open goes to the doctor's team — the other doctors and
-/// nurses of the doctor's institution and its admins — live, once (D4).
-pub async fn escalate(app: &App, txn: &sea_orm::DatabaseTransaction, id: &str) -> Result<Vec<Event>, AppError> {
-    let Some(mut row) = repo::monitoring::lock_alert(txn, id).await? else { return Ok(Vec::new()) };
-    if row.state != "open" || row.escalated_at.is_some() {
-        return Ok(Vec::new());
-    }
-    row.escalated_at = Some(app.clock.now());
-    repo::monitoring::update_alert(txn, row.clone()).await?;
-    let mut team = Vec::new();
-    for role in repo::user::roles(txn, &row.doctor_id).await? {
-        // The team of the institution where the plan's doctor works as a doctor, not of any other
-        // place they hold a role (issue 11 item 1).
-        let Some(inst) = role.institution_id.filter(|_| role.role == Role::Doctor.as_str()) else { continue };
-        for staff in repo::user::list_staff_of(txn, &inst).await? {
-            let clinical = matches!(staff.role.as_str(), "doctor" | "nurse" | "institution_admin");
-            if clinical && staff.user_id != row.doctor_id && !team.contains(&staff.user_id) {
-                team.push(staff.user_id);
-            }
-        }
-    }
-    app.record_as(
-        txn,
-        &RequestCtx::default(),
-        None,
-        Some("system"),
-        "alert.escalate",
-        Subject { patient_id: Some(&row.patient_id), resource: Some(id) },
-        &team.len().to_string(),
-    )
-    .await?;
-    if team.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut view = alert_view(app, row, None).await?;
-    view.state = "escalated".into();
-    let mut events = Vec::with_capacity(team.len() + 1);
-    for member in &team {
-        events.push(alert_notification(app, txn, member.clone(), &view, true).await?);
-    }
-    events.push(Event { recipients: team, payload: json!({"type": "alert", "alert": view}) });
-    Ok(events)
 }
